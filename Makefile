@@ -1,0 +1,54 @@
+# ddb-opensearch-sync: every command a developer needs. `make help` lists them.
+# The stack runs natively (no Docker) or with docker compose: STACK=native|compose chooses,
+# otherwise `make up` uses compose when a Docker engine answers.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.ONESHELL:
+
+STACKCTL := python3 stack/stackctl.py
+PY := .venv/tools/bin/python
+
+.PHONY: help up down status env clean distclean tools deploy destroy demo test lint format
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+up: ## start LocalStack and OpenSearch, wait until healthy (installs what it needs on first use)
+	@$(STACKCTL) up
+
+down: ## stop what `make up` started (keeps data)
+	@$(STACKCTL) down
+
+status: ## show each service, its port, pid and memory
+	@$(STACKCTL) status
+
+env: ## print shell-sourceable settings: eval "$$(make -s env)"
+	@$(STACKCTL) env
+
+clean: ## stop the stack and delete its data, logs and Terraform state
+	@$(STACKCTL) clean
+
+distclean: clean ## also delete the virtualenvs and build outputs
+	rm -rf .venv build stack/opensearch-node/target
+
+tools: ## create the project's virtualenv (.venv/tools)
+	@$(STACKCTL) tools
+
+deploy: tools ## build the function and apply infra/envs/local to the running stack
+	@$(PY) scripts/deploy.py apply
+
+destroy: tools ## destroy what `make deploy` created
+	@$(PY) scripts/deploy.py destroy
+
+demo: up deploy ## bring everything up and run the demo
+	@$(PY) scripts/demo.py
+
+test: ## run every test against a fresh deployment (starts and stops the stack if it was down)
+	@scripts/test.sh
+
+lint: tools ## ruff and terraform fmt
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && terraform fmt -check -recursive infra
+
+format: tools ## fix formatting
+	@$(PY) -m ruff format . && $(PY) -m ruff check --fix . && terraform fmt -recursive infra
