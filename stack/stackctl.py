@@ -557,7 +557,7 @@ class NativeStack:
 
 
 def forget_deployment(paths: Paths) -> None:
-    """A fresh native LocalStack holds no resources: drop the Terraform state that described them."""
+    """A fresh native LocalStack holds no resources: drop the state that described them."""
     for stale in [paths.state / "deploy.env", *(paths.state / "terraform").glob("*.tfstate*")]:
         stale.unlink(missing_ok=True)
 
