@@ -115,6 +115,11 @@ def say(message: str) -> None:
     print(f"stack: {message}", flush=True)
 
 
+def shown(path: Path) -> str:
+    """A path as short as it can be said: relative to the project when inside it."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, check=True, text=True, **kwargs)  # type: ignore[call-overload]
 
@@ -196,7 +201,7 @@ def ensure_venv(venv: Path, python: str, pip_args: list[str], inputs: list[Path 
     key = digest(python, *pip_args, *inputs)
     if up_to_date(stamp, key):
         return venv / "bin" / "python"
-    say(f"installing {venv.relative_to(ROOT)} (first run takes a minute) ...")
+    say(f"installing {shown(venv)} (first run takes a minute) ...")
     if not (venv / "bin" / "python").exists():
         run([python, "-m", "venv", str(venv)])
     run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *pip_args], cwd=ROOT)
@@ -274,6 +279,7 @@ def ensure_opensearch_build(settings: dict[str, str]) -> Path:
             str(OPENSEARCH_PROJECT / "pom.xml"),
             "package",
             "-DskipTests",
+            "-Dstyle.color=never",
             f"-Dopensearch.version={version}",
         ]
     )
@@ -347,6 +353,9 @@ def port_owner(port: int) -> str:
 
 def check_port_free(port: int, setting: str) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # SO_REUSEADDR: connections lingering in TIME_WAIT do not make a port taken; a listener
+        # still does.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -418,7 +427,7 @@ class NativeStack:
             return None
         if process_alive(pid, service.marker):
             return pid
-        say(f"{service.name}: removing stale pid file (process {pid} is gone)")
+        say(f"{service.name}: removing stale pid file (process {pid} is gone or not ours)")
         pid_file.unlink(missing_ok=True)
         return None
 
@@ -475,7 +484,7 @@ class NativeStack:
                 start_new_session=True,
             )
         self.paths.pid_file(service.name).write_text(f"{process.pid}\n")
-        say(f"{service.name}: started (pid {process.pid}, log {log.relative_to(ROOT)})")
+        say(f"{service.name}: started (pid {process.pid}, log {shown(log)})")
 
     def opensearch_command(self) -> tuple[list[str], dict[str, str]]:
         heap = self.settings["OPENSEARCH_HEAP"]
