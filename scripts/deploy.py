@@ -57,6 +57,7 @@ def terraform_env(paths: stackctl.Paths, settings: dict[str, str]) -> dict[str, 
         "TF_IN_AUTOMATION": "1",
         # The zip path is an input of the local root; an absolute path keeps -chdir simple.
         "TF_VAR_function_zip_path": str(FUNCTION_ZIP),
+        "TF_VAR_localstack_endpoint": f"http://localhost:{settings['LOCALSTACK_PORT']}",
     }
 
 

@@ -31,3 +31,36 @@ def opensearch_url() -> str:
 @pytest.fixture(scope="session")
 def aws_region() -> str:
     return env("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture(scope="session")
+def api_url() -> str:
+    """Base URL of the deployed books API (the stage's invoke URL, no trailing slash)."""
+    return env("API_URL").rstrip("/")
+
+
+@pytest.fixture(scope="session")
+def table_name() -> str:
+    return env("TABLE_NAME")
+
+
+@pytest.fixture(scope="session")
+def opensearch_client(opensearch_url: str):
+    """The project's own OpenSearch client (no auth) for the stack's node."""
+    from ddb_opensearch_sync.client import make_client
+
+    return make_client(opensearch_url)
+
+
+@pytest.fixture(scope="session")
+def sqs_client(aws_endpoint_url: str, aws_region: str):
+    """An SQS client for the stack's LocalStack (any credentials do)."""
+    import boto3
+
+    return boto3.client(
+        "sqs",
+        endpoint_url=aws_endpoint_url,
+        region_name=aws_region,
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+    )

@@ -1,0 +1,141 @@
+variable "region" {
+  description = "AWS region to deploy to"
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "name" {
+  description = "Name prefix of every resource (the domain is \"<name>-search\": keep name at most 21 characters)"
+  type        = string
+  default     = "bookstore"
+}
+
+variable "environment" {
+  description = "Environment tag of every resource"
+  type        = string
+  default     = "dev"
+}
+
+variable "function_zip_path" {
+  description = "Path of the sync function's zip; null means build/sync-function.zip in the repository"
+  type        = string
+  default     = null
+}
+
+variable "index_alias" {
+  description = "Alias of the search index the function writes to"
+  type        = string
+  default     = "books"
+}
+
+################################################################################
+# API
+################################################################################
+
+variable "authorization" {
+  description = "Authorization of the API's operations: NONE (public, as locally) or AWS_IAM (SigV4-signed callers with execute-api:Invoke)"
+  type        = string
+  default     = "NONE"
+}
+
+variable "ttl_attribute_name" {
+  description = "Attribute holding an item's expiry time for DynamoDB TTL; null disables TTL"
+  type        = string
+  default     = "expires_at"
+}
+
+variable "deletion_protection_enabled" {
+  description = "Whether the table refuses deletion (turn off before destroying the stack)"
+  type        = bool
+  default     = false
+}
+
+variable "manage_api_gateway_account" {
+  description = "Set the region's account-wide CloudWatch Logs role of API Gateway (needed once per account and region for stage logging; leave false if something else manages it)"
+  type        = bool
+  default     = false
+}
+
+variable "web_acl_arn" {
+  description = "WAFv2 web ACL to associate with the API stage; null for none"
+  type        = string
+  default     = null
+}
+
+################################################################################
+# Search domain
+################################################################################
+
+variable "admin_principal_arn" {
+  description = "IAM role or user also admitted by the domain's access policy (to create the index: `ddb-opensearch-sync setup-index`); null for none"
+  type        = string
+  default     = null
+}
+
+variable "opensearch_instance_type" {
+  description = "Instance type of the domain's data nodes"
+  type        = string
+  default     = "t3.small.search"
+}
+
+variable "opensearch_instance_count" {
+  description = "Number of data nodes"
+  type        = number
+  default     = 1
+}
+
+variable "opensearch_zone_awareness" {
+  description = "Availability zones the data nodes spread over (2 or 3); null for one zone"
+  type        = number
+  default     = null
+}
+
+variable "opensearch_volume_size" {
+  description = "EBS volume size of each data node, in GiB"
+  type        = number
+  default     = 10
+}
+
+variable "opensearch_timeouts" {
+  description = "Create/update/delete timeouts of the domain (provider defaults; creating a domain takes 15-30 minutes)"
+  type = object({
+    create = optional(string, "60m")
+    update = optional(string, "60m")
+    delete = optional(string, "90m")
+  })
+  default = {}
+}
+
+################################################################################
+# Sync function and its event source mapping
+################################################################################
+
+variable "batch_size" {
+  description = "Largest number of stream records per invocation"
+  type        = number
+  default     = 100
+}
+
+variable "maximum_batching_window_in_seconds" {
+  description = "Longest time records are gathered before an invocation, in seconds"
+  type        = number
+  default     = 1
+}
+
+variable "maximum_retry_attempts" {
+  description = "Retries of a failing batch before its metadata goes to the dead-letter queue"
+  type        = number
+  default     = 10
+}
+
+variable "maximum_record_age_in_seconds" {
+  description = "Age after which a stream record is skipped and reported to the dead-letter queue, in seconds"
+  type        = number
+  default     = 86400
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of every log group, in days"
+  type        = number
+  default     = 365
+}

@@ -1,0 +1,52 @@
+################################################################################
+# DynamoDB table
+################################################################################
+
+output "table_name" {
+  description = "Name of the books table"
+  value       = try(aws_dynamodb_table.this[0].name, null)
+}
+
+output "table_arn" {
+  description = "ARN of the books table"
+  value       = try(aws_dynamodb_table.this[0].arn, null)
+}
+
+output "table_stream_arn" {
+  description = "ARN of the table's stream (NEW_AND_OLD_IMAGES)"
+  value       = try(aws_dynamodb_table.this[0].stream_arn, null)
+}
+
+################################################################################
+# REST API
+################################################################################
+
+output "rest_api_id" {
+  description = "Id of the REST API"
+  value       = try(aws_api_gateway_rest_api.this[0].id, null)
+}
+
+output "rest_api_execution_arn" {
+  description = "Execution ARN of the REST API (for execute-api:Invoke policies when authorization is AWS_IAM)"
+  value       = try(aws_api_gateway_rest_api.this[0].execution_arn, null)
+}
+
+output "stage_name" {
+  description = "Name of the stage"
+  value       = try(aws_api_gateway_stage.this[0].stage_name, null)
+}
+
+output "invoke_url" {
+  description = "Invoke URL of the stage on AWS, without a trailing slash (LocalStack serves it under another URL: see the local env root)"
+  value       = try(trimsuffix(aws_api_gateway_stage.this[0].invoke_url, "/"), null)
+}
+
+output "api_role_arn" {
+  description = "ARN of the role API Gateway assumes to call DynamoDB"
+  value       = try(aws_iam_role.api[0].arn, null)
+}
+
+output "access_log_group_name" {
+  description = "Name of the stage's access log group"
+  value       = try(aws_cloudwatch_log_group.access[0].name, null)
+}

@@ -1,0 +1,151 @@
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  # Known before the domain exists, so the access policy can be part of the create call.
+  domain_arn = "arn:${data.aws_partition.current.partition}:es:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:domain/${var.domain_name}"
+
+  principals = compact(concat(var.access_principal_arns, [var.admin_principal_arn]))
+  log_types  = var.create ? toset(var.log_types) : toset([])
+}
+
+################################################################################
+# Access policy: the listed principals only, never "*"
+################################################################################
+
+data "aws_iam_policy_document" "access" {
+  count = var.create ? 1 : 0
+
+  statement {
+    sid       = "SyncAndAdmin"
+    actions   = ["es:ESHttp*"]
+    resources = ["${local.domain_arn}/*"]
+    principals {
+      type        = "AWS"
+      identifiers = local.principals
+    }
+  }
+}
+
+################################################################################
+# Domain
+################################################################################
+
+resource "aws_opensearch_domain" "this" {
+  count = var.create ? 1 : 0
+
+  #checkov:skip=CKV_AWS_137:A public endpoint guarded by a SigV4 access policy naming the function role: the function runs outside a VPC (no NAT/VPC endpoints to pay for); put both in a VPC if policy demands it.
+  #checkov:skip=CKV_AWS_248:No VPC (see CKV_AWS_137), hence no security group at all, default or not.
+  #checkov:skip=CKV2_AWS_52:Fine-grained access control would add a second authorization layer (internal users or role mappings created through the security plugin); access is already limited to named IAM principals by the domain policy.
+  #checkov:skip=CKV_AWS_318:Dedicated masters are optional (var.dedicated_master): a single-node development domain does not need three.
+  #checkov:skip=CKV2_AWS_59:Dedicated masters are optional (var.dedicated_master), as above.
+  #checkov:skip=CKV_AWS_317:Audit logs need fine-grained access control (see CKV2_AWS_52); application and slow logs are published (var.log_types).
+  domain_name     = var.domain_name
+  engine_version  = var.engine_version
+  access_policies = data.aws_iam_policy_document.access[0].json
+
+  cluster_config {
+    instance_type            = var.instance_type
+    instance_count           = var.instance_count
+    zone_awareness_enabled   = var.zone_awareness != null
+    dedicated_master_enabled = var.dedicated_master != null
+    dedicated_master_type    = try(var.dedicated_master.instance_type, null)
+    dedicated_master_count   = try(var.dedicated_master.count, null)
+
+    dynamic "zone_awareness_config" {
+      for_each = var.zone_awareness == null ? [] : [var.zone_awareness]
+      content {
+        availability_zone_count = zone_awareness_config.value
+      }
+    }
+  }
+
+  ebs_options {
+    ebs_enabled = true
+    volume_type = "gp3"
+    volume_size = var.volume_size
+  }
+
+  encrypt_at_rest {
+    enabled    = var.encrypt_at_rest
+    kms_key_id = var.encrypt_at_rest ? var.kms_key_id : null
+  }
+
+  node_to_node_encryption {
+    enabled = var.node_to_node_encryption
+  }
+
+  domain_endpoint_options {
+    enforce_https       = var.enforce_https
+    tls_security_policy = var.tls_security_policy
+  }
+
+  dynamic "log_publishing_options" {
+    for_each = local.log_types
+    content {
+      log_type                 = log_publishing_options.value
+      cloudwatch_log_group_arn = aws_cloudwatch_log_group.this[log_publishing_options.value].arn
+    }
+  }
+
+  timeouts {
+    create = var.timeouts.create
+    update = var.timeouts.update
+    delete = var.timeouts.delete
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length(local.principals) > 0
+      error_message = "Name at least one principal (access_principal_arns or admin_principal_arn): the domain admits no one else."
+    }
+  }
+
+  depends_on = [aws_cloudwatch_log_resource_policy.this]
+}
+
+################################################################################
+# Log groups the domain publishes to
+################################################################################
+
+resource "aws_cloudwatch_log_group" "this" {
+  for_each = local.log_types
+
+  name              = "/aws/opensearch/${var.domain_name}/${lower(each.value)}"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+data "aws_iam_policy_document" "logs" {
+  count = length(local.log_types) > 0 ? 1 : 0
+
+  statement {
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = [for g in aws_cloudwatch_log_group.this : "${g.arn}:*"]
+    principals {
+      type        = "Service"
+      identifiers = ["es.amazonaws.com"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = [local.domain_arn]
+    }
+  }
+}
+
+resource "aws_cloudwatch_log_resource_policy" "this" {
+  count = length(local.log_types) > 0 ? 1 : 0
+
+  policy_name     = "opensearch-${var.domain_name}"
+  policy_document = data.aws_iam_policy_document.logs[0].json
+}

@@ -1,0 +1,24 @@
+output "domain_name" {
+  description = "Name of the OpenSearch domain"
+  value       = try(aws_opensearch_domain.this[0].domain_name, null)
+}
+
+output "domain_arn" {
+  description = "ARN of the OpenSearch domain"
+  value       = try(aws_opensearch_domain.this[0].arn, null)
+}
+
+output "domain_endpoint" {
+  description = "Endpoint of the domain as the service reports it (host, or host/path on LocalStack), without a scheme"
+  value       = try(aws_opensearch_domain.this[0].endpoint, null)
+}
+
+output "endpoint_url" {
+  description = "Full URL of the domain's endpoint (scheme included, no trailing slash)"
+  value       = try("${var.endpoint_scheme}://${trimsuffix(aws_opensearch_domain.this[0].endpoint, "/")}", null)
+}
+
+output "log_group_names" {
+  description = "Log groups the domain publishes to, by log type"
+  value       = { for type, group in aws_cloudwatch_log_group.this : type => group.name }
+}

@@ -1,0 +1,42 @@
+################################################################################
+# Function
+################################################################################
+
+output "function_name" {
+  description = "Name of the sync function"
+  value       = try(aws_lambda_function.this[0].function_name, null)
+}
+
+output "function_arn" {
+  description = "ARN of the sync function"
+  value       = try(aws_lambda_function.this[0].arn, null)
+}
+
+output "role_arn" {
+  description = "ARN of the function's execution role (admit it in the domain's access policy)"
+  value       = try(aws_iam_role.this[0].arn, null)
+}
+
+output "log_group_name" {
+  description = "Name of the function's log group"
+  value       = try(aws_cloudwatch_log_group.this[0].name, null)
+}
+
+################################################################################
+# Event source mapping and dead-letter queue
+################################################################################
+
+output "event_source_mapping_uuid" {
+  description = "UUID of the event source mapping"
+  value       = try(aws_lambda_event_source_mapping.this[0].uuid, null)
+}
+
+output "dlq_url" {
+  description = "URL of the dead-letter queue (the mapping's on-failure destination)"
+  value       = try(aws_sqs_queue.dlq[0].url, null)
+}
+
+output "dlq_arn" {
+  description = "ARN of the dead-letter queue"
+  value       = try(aws_sqs_queue.dlq[0].arn, null)
+}

@@ -1,0 +1,270 @@
+"""Static checks of the Terraform in infra/: formatting, validity of both env roots, checkov.
+
+Plus one check that needs the local stack: the AWS root plans cleanly against it (the AWS
+provider talking to LocalStack stands in for an account), which proves the AWS root complete.
+
+Terraform runs on a copy of infra/ in a temporary folder, with its data folder there too, so the
+repository gets no .terraform/ folders nor lock files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+ENV_ROOTS = ["local", "aws"]
+CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"
+CHECKOV_FIX = (
+    "/root/.pyenv/versions/3.12.1/bin/python3.12 -m venv .venv/checkov && "
+    ".venv/checkov/bin/pip install checkov==3.3.30"
+)
+TFLOCAL = Path(sys.executable).parent / "tflocal"
+
+sys.path.insert(0, str(ROOT / "stack"))
+import stackctl  # noqa: E402  (the stack's settings helpers; stdlib only)
+
+
+def terraform_binary() -> str:
+    found = shutil.which("terraform")
+    if found is None:
+        pytest.fail("terraform is not on PATH (Terraform >= 1.5 is needed)")
+    return found
+
+
+def run(argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 300) -> str:
+    result = subprocess.run(
+        argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(argv)}` exited with {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result.stdout
+
+
+@pytest.fixture()
+def infra_copy(tmp_path: Path) -> Path:
+    """A copy of infra/ (without any local Terraform data) to run Terraform in."""
+    copy = tmp_path / "infra"
+    shutil.copytree(
+        INFRA,
+        copy,
+        ignore=shutil.ignore_patterns(".terraform", ".terraform.lock.hcl", "*.tfstate*"),
+    )
+    return copy
+
+
+@pytest.fixture()
+def tf_env(tmp_path: Path) -> dict[str, str]:
+    """Terraform's environment: offline provider mirror (when there is one), data in tmp."""
+    cli_config = stackctl.terraform_cli_config(stackctl.Paths(tmp_path / "state"))
+    return {
+        **os.environ,
+        "TF_CLI_CONFIG_FILE": str(cli_config),
+        "TF_DATA_DIR": str(tmp_path / "tf-data"),
+        "TF_IN_AUTOMATION": "1",
+        "TF_INPUT": "0",
+        "CHECKPOINT_DISABLE": "1",
+        "DISABLE_DEPRECATION_NOTICE": "1",  # tflocal's banner
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# formatting and validity
+# ---------------------------------------------------------------------------------------------
+
+
+def test_terraform_is_formatted(tf_env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [terraform_binary(), "fmt", "-check", "-recursive", "-diff", "-no-color", str(INFRA)],
+        env=tf_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, f"run `terraform fmt -recursive infra`:\n{result.stdout}"
+
+
+@pytest.mark.parametrize("env_root", ENV_ROOTS)
+def test_env_root_is_valid(infra_copy: Path, tf_env: dict[str, str], env_root: str) -> None:
+    terraform = terraform_binary()
+    root = infra_copy / "envs" / env_root
+    run([terraform, "init", "-backend=false", "-input=false", "-no-color"], tf_env, root)
+
+    report = json.loads(run([terraform, "validate", "-json", "-no-color"], tf_env, root))
+
+    assert report["valid"], json.dumps(report["diagnostics"], indent=2)
+    assert report["warning_count"] == 0, json.dumps(report["diagnostics"], indent=2)
+
+
+def test_every_variable_has_a_description_type_and_default() -> None:
+    missing = []
+    for path in sorted(INFRA.rglob("variables.tf")):
+        for block in re.split(r'(?m)^variable "', path.read_text())[1:]:
+            name = block.split('"', 1)[0]
+            missing += [
+                f"{path.relative_to(ROOT)}: {name} lacks {field}"
+                for field in ("description", "type", "default")
+                if not re.search(rf"(?m)^  {field}\s+=", block)
+            ]
+
+    assert missing == []
+
+
+def test_the_openapi_document_keeps_terraform_interpolation_out_of_its_vtl() -> None:
+    # templatefile() reserves ${ and %{: only the names Terraform injects may use them.
+    document = (INFRA / "modules" / "api" / "openapi.yaml").read_text()
+    injected = {"api_name", "partition", "region", "table_name", "role_arn", "security"}
+
+    used = {part.split("}", 1)[0] for part in document.split("${")[1:]}
+
+    assert "%{" not in document
+    assert used == injected
+
+
+# ---------------------------------------------------------------------------------------------
+# checkov
+# ---------------------------------------------------------------------------------------------
+
+
+def test_checkov_finds_no_failure_and_every_skip_is_justified() -> None:
+    if not CHECKOV.exists():
+        pytest.fail(f"checkov is not installed at {CHECKOV}: run `{CHECKOV_FIX}` in {ROOT}")
+    result = subprocess.run(
+        [str(CHECKOV), "-d", str(INFRA), "--skip-download", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
+    )
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+
+    failed = [
+        f"{check['check_id']} {check['resource']} ({check['file_path']})"
+        for report in reports
+        for check in report["results"]["failed_checks"]
+    ]
+    unjustified = [
+        f"{check['check_id']} {check['resource']}"
+        for report in reports
+        for check in report["results"]["skipped_checks"]
+        if len(check["check_result"].get("suppress_comment", "").strip()) < 20
+    ]
+    scanned = sum(report["summary"]["passed"] for report in reports)
+    parsing_errors = sum(report["summary"]["parsing_errors"] for report in reports)
+    assert failed == [], "\n".join(failed)
+    assert unjustified == [], "skips need a reason: #checkov:skip=CKV_...:<why>"
+    assert parsing_errors == 0
+    assert scanned > 50, result.stdout[-2000:]
+
+
+# ---------------------------------------------------------------------------------------------
+# the AWS root plans against the local stack
+# ---------------------------------------------------------------------------------------------
+
+
+def planned_resources(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        change["address"]: change["change"]["after"]
+        for change in plan["resource_changes"]
+        if change["change"]["actions"] != ["no-op"]
+    }
+
+
+@pytest.mark.stack
+@pytest.mark.deployed
+def test_aws_root_plans_cleanly_against_the_local_stack(
+    infra_copy: Path, tf_env: dict[str, str], tmp_path: Path, aws_endpoint_url: str, aws_region: str
+) -> None:
+    # Any zip will do for a plan; a local backend replaces the S3 one the root declares.
+    function_zip = tmp_path / "sync-function.zip"
+    with zipfile.ZipFile(function_zip, "w") as archive:
+        archive.writestr("ddb_opensearch_sync/__init__.py", "")
+        archive.writestr(
+            "ddb_opensearch_sync/handler.py",
+            "def handler(event, context):\n    return {'batchItemFailures': []}\n",
+        )
+    root = infra_copy / "envs" / "aws"
+    (root / "backend_override.tf").write_text('terraform {\n  backend "local" {}\n}\n')
+    env = {
+        **tf_env,
+        "AWS_ENDPOINT_URL": aws_endpoint_url,
+        "AWS_DEFAULT_REGION": aws_region,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+    # tflocal reads *.tf of its working folder for backend settings: run it from outside the root.
+    tflocal = [str(TFLOCAL), f"-chdir={root}"]
+    run(
+        [
+            *tflocal,
+            "init",
+            "-input=false",
+            "-no-color",
+            f"-backend-config=path={tmp_path / 'aws.tfstate'}",
+        ],
+        env,
+        tmp_path,
+    )
+
+    run(
+        [
+            *tflocal,
+            "plan",
+            "-input=false",
+            "-no-color",
+            "-out=aws.tfplan",
+            f"-var=function_zip_path={function_zip}",
+            "-var=name=plan-check",
+            "-var=manage_api_gateway_account=true",
+            "-var=admin_principal_arn=arn:aws:iam::000000000000:role/search-admin",
+        ],
+        env,
+        tmp_path,
+    )
+    plan = json.loads(
+        run([terraform_binary(), f"-chdir={root}", "show", "-json", "aws.tfplan"], env, tmp_path)
+    )
+
+    resources = planned_resources(plan)
+    actions = {
+        action for change in plan["resource_changes"] for action in change["change"]["actions"]
+    }
+    assert actions <= {"create", "read"}, actions
+    domain = resources["module.search.aws_opensearch_domain.this[0]"]
+    assert domain["engine_version"] == "OpenSearch_2.19"
+    assert domain["encrypt_at_rest"][0]["enabled"] is True
+    assert domain["node_to_node_encryption"][0]["enabled"] is True
+    assert domain["domain_endpoint_options"][0]["enforce_https"] is True
+    assert domain["domain_endpoint_options"][0]["tls_security_policy"] == (
+        "Policy-Min-TLS-1-2-2019-07"
+    )
+    assert domain["timeouts"] == {"create": "60m", "update": "60m", "delete": "90m"}
+    table = resources["module.api.aws_dynamodb_table.this[0]"]
+    assert table["point_in_time_recovery"][0]["enabled"] is True
+    assert table["billing_mode"] == "PAY_PER_REQUEST"
+    assert table["stream_view_type"] == "NEW_AND_OLD_IMAGES"
+    mapping = resources["module.sync.aws_lambda_event_source_mapping.this[0]"]
+    assert mapping["starting_position"] == "TRIM_HORIZON"
+    assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+    assert mapping["bisect_batch_on_function_error"] is True
+    assert 0 <= mapping["maximum_retry_attempts"] <= 10_000
+    assert 60 <= mapping["maximum_record_age_in_seconds"] <= 604_800
+    function = resources["module.sync.aws_lambda_function.this[0]"]
+    assert function["runtime"] == "python3.12"
+    assert function["handler"] == "ddb_opensearch_sync.handler.handler"
+    assert "aws_api_gateway_account.this[0]" in resources
