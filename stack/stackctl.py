@@ -48,7 +48,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 # Python versions: LocalStack 4.14.0 does not import on 3.11/3.12 despite its metadata.
 LOCALSTACK_PYTHON = "3.13"
 TOOLS_PYTHONS = ("3.12", "3.13", "3.11")  # 3.12 first: it is the Lambda runtime's version
-LAMBDA_RUNTIME_PYTHONS = ("3.12",)  # runtimes the functions may declare (python3.x)
+LAMBDA_RUNTIME_PYTHONS = ("3.12",)
+CHECKOV_VERSION = "3.3.30"  # runtimes the functions may declare (python3.x)
 
 STARTUP_DEADLINE_S = 180.0
 STOP_DEADLINE_S = 30.0
@@ -215,6 +216,14 @@ def ensure_tools_venv() -> Path:
     if python is None:
         raise StackError("Python 3.11+ not found. Install one (e.g. `pyenv install 3.12`).")
     return ensure_venv(VENV_DIR / "tools", python, ["-e", ".[dev]"], [ROOT / "pyproject.toml"])
+
+
+def ensure_checkov_venv() -> Path:
+    """Checkov in a venv of its own: its many pinned dependencies stay out of the tools venv."""
+    python = next((p for v in TOOLS_PYTHONS if (p := find_python(v))), None)
+    if python is None:
+        raise StackError("Python 3.11+ not found. Install one (e.g. `pyenv install 3.12`).")
+    return ensure_venv(VENV_DIR / "checkov", python, [f"checkov=={CHECKOV_VERSION}"], [])
 
 
 def ensure_localstack_venv() -> Path:
@@ -736,6 +745,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         if args.command == "tools":
             ensure_tools_venv()
+            ensure_checkov_venv()
             return 0
         if args.command == "python":
             print(ensure_tools_venv())

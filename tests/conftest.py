@@ -14,7 +14,7 @@ import pytest
 def env(name: str, default: str | None = None) -> str:
     value = os.environ.get(name, default)
     if value is None:
-        pytest.fail(f"{name} is not set: run `make deploy`, then `eval \"$(make -s env)\"`")
+        pytest.fail(f'{name} is not set: run `make deploy`, then `eval "$(make -s env)"`')
     return value
 
 

@@ -25,10 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 ENV_ROOTS = ["local", "aws"]
 CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"
-CHECKOV_FIX = (
-    "/root/.pyenv/versions/3.12.1/bin/python3.12 -m venv .venv/checkov && "
-    ".venv/checkov/bin/pip install checkov==3.3.30"
-)
+CHECKOV_FIX = "make tools"
 TFLOCAL = Path(sys.executable).parent / "tflocal"
 
 sys.path.insert(0, str(ROOT / "stack"))

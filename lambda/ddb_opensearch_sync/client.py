@@ -1,0 +1,69 @@
+"""The OpenSearch client: endpoint with a path prefix, SigV4 on AWS, no auth locally."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from opensearchpy import AWSV4SignerAuth, OpenSearch, RequestsHttpConnection
+
+from .settings import Auth, ConfigurationError
+
+__all__ = ["SIGV4_SERVICE", "make_client", "parse_endpoint"]
+
+SIGV4_SERVICE = "es"
+"""The signing name of Amazon OpenSearch Service domains."""
+
+
+def parse_endpoint(endpoint: str) -> dict[str, Any]:
+    """An endpoint URL as an opensearch-py host dict, path prefix kept.
+
+    opensearch-py parses URLs too, but gives an ``http`` URL without a port the port 9200;
+    a domain endpoint (or LocalStack's ``/opensearch/<region>/<domain>`` path) means 80/443.
+    """
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"endpoint must be an http(s) URL, got {endpoint!r}")
+    secure = parts.scheme == "https"
+    host: dict[str, Any] = {
+        "host": parts.hostname,
+        "port": parts.port or (443 if secure else 80),
+        "use_ssl": secure,
+    }
+    prefix = parts.path.rstrip("/")
+    if prefix:
+        host["url_prefix"] = prefix
+    return host
+
+
+def make_client(
+    endpoint: str,
+    *,
+    auth: Auth | str = Auth.NONE,
+    region: str | None = None,
+    timeout: float = 30.0,
+) -> OpenSearch:
+    """A client for one domain.
+
+    Transport-level retries are off: callers retry with backoff inside their own deadline
+    (`writer.BulkWriter`), which opensearch-py's immediate retries would not respect.
+    """
+    http_auth = None
+    if Auth(auth) is Auth.SIGV4:
+        if not region:
+            raise ConfigurationError("sigv4 needs a region")
+        import boto3  # only on AWS; the Lambda runtime provides it
+
+        credentials = boto3.Session().get_credentials()
+        if credentials is None:
+            raise ConfigurationError("sigv4 needs AWS credentials; none were found")
+        # The signer asks the (refreshable) credentials for a frozen copy on every request.
+        http_auth = AWSV4SignerAuth(credentials, region, SIGV4_SERVICE)
+    return OpenSearch(
+        hosts=[parse_endpoint(endpoint)],
+        http_auth=http_auth,
+        connection_class=RequestsHttpConnection,
+        timeout=timeout,
+        max_retries=0,
+        retry_on_timeout=False,
+    )

@@ -1,0 +1,516 @@
+"""DynamoDB stream record -> search index change. Pure: no I/O, no clock, no globals that change.
+
+Everything the sync function, a backfill or a reconcile needs to agree on lives here: what a
+document looks like, what its id is and which change wins.
+
+Documents
+---------
+A document is the item as plain JSON: ``S``/``BOOL``/``NULL``/``M``/``L`` as themselves,
+``SS``/``NS``/``BS`` as sorted arrays, ``B``/``BS`` as (canonical) base64. Numbers keep every
+digit: they are written as JSON number *tokens* with the exact decimal digits DynamoDB holds
+(38 significant digits, exponents down to -130), never through a float; see `dumps` and
+`number_text`. How the index maps them is `index.py`'s business (exact keyword plus a
+``double`` sub-field). One attribute name is reserved, `SYNC_FIELD` (``_sync``): it carries the
+bookkeeping below; an item that has an attribute of that name is dead-lettered, not indexed.
+
+Document ids
+------------
+`document_id` derives the id from the record's ``Keys`` alone, whatever the key schema:
+
+* one ``S`` key whose value does not start with ``~``: the value itself (``book_id`` -> id),
+  so people and tests can find a book by its id;
+* any other single key: ``~S:`` / ``~N:`` / ``~B:`` + the canonical value (number text as in
+  documents, base64 re-encoded);
+* hash + range: ``~K:`` + a JSON array ``[[type, value], ...]`` ordered by attribute name;
+* anything longer than OpenSearch's 512-byte ``_id`` limit (DynamoDB allows 2048 + 1024
+  bytes): ``~H:`` + the SHA-256 of that JSON array.
+
+The forms cannot be confused with each other (plain ids never start with ``~``; the others
+differ in the letter after it), JSON quoting keeps composite keys apart (``("a|b", "c")`` vs
+``("a", "b|c")``), and the type tag keeps ``S "1"`` apart from ``N 1``. Attribute names are not
+part of the id: one table has one key schema.
+
+Versions and ordering
+---------------------
+Stream sequence numbers are decimal strings of 21 to 40 digits, far past OpenSearch's signed
+64-bit ``external`` version, so they cannot be the version. Instead:
+
+* Every change is written with ``version_type=external`` and the *natural version*
+  ``floor(ApproximateCreationDateTime) << VERSION_SHIFT``: whole seconds in the high bits, zero
+  in the low 20. A change from a later second therefore always wins over one from an earlier
+  second, and a change from an earlier second always loses, in one ``_bulk`` round trip.
+* Every document also stores its exact sequence number (``_sync.seq``). Changes of the same
+  item within the same second share a natural version, so the second one to arrive gets a
+  version conflict; so does every duplicate or replay. The writer then reads the stored
+  ``_sync.seq`` and decides exactly with Python integers (`is_newer`): an older or equal
+  change is stale and counts as done; a newer one is rewritten with the stored version + 1.
+  The low 20 bits leave room for a million such bumps per item and second (DynamoDB allows at
+  most about a thousand writes to one item per second).
+
+The one assumption: for one item, ``ApproximateCreationDateTime`` never goes backwards from one
+change to the next (stream records of an item appear in modification order). Within a second,
+ordering is exact whatever the sequence numbers look like. A record without a creation time
+gets natural version 0 and so always takes the exact path.
+
+Deletes and tombstones
+----------------------
+``REMOVE`` does not delete the document: it writes a *tombstone*, a document holding only the
+keys and ``_sync.deleted: true``, under the same versioning. OpenSearch forgets the versions of
+deleted documents after ``index.gc_deletes`` (60 s by default), after which an old ``INSERT``
+replayed from ``TRIM_HORIZON`` would resurrect the item; a tombstone is an ordinary document
+and never forgets. The alias the function writes to carries a filter that hides tombstones
+from searches and counts (`index.py`); a ``GET`` by id through the alias does not apply alias
+filters, so readers by id check ``_sync.deleted``. Tombstones older than the stream's 24-hour
+retention can be purged by a maintenance job.
+
+TTL expirations (``REMOVE`` by the DynamoDB service principal) follow `TtlPolicy`: tombstone
+(``delete``, the default) or leave the document as it was (``keep``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
+from enum import StrEnum
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+
+__all__ = [
+    "MAX_ID_BYTES",
+    "SYNC_FIELD",
+    "VERSION_SHIFT",
+    "Action",
+    "Change",
+    "EventName",
+    "MalformedRecordError",
+    "TtlPolicy",
+    "compact",
+    "document_id",
+    "dumps",
+    "external_version",
+    "is_newer",
+    "number_text",
+    "plain_image",
+    "sequence_number_of",
+    "to_change",
+]
+
+SYNC_FIELD = "_sync"
+"""Reserved top-level field holding ``seq``, ``deleted``, ``event`` and ``ts``."""
+
+VERSION_SHIFT = 20
+"""Low bits of an external version left for same-second bumps (see the module docstring)."""
+
+MAX_ID_BYTES = 512
+"""OpenSearch rejects longer ``_id`` values."""
+
+TTL_PRINCIPAL = "dynamodb.amazonaws.com"
+
+# Exact arithmetic on DynamoDB numbers: 38 significant digits, and any rounding is an error
+# rather than a silent change of value.
+_EXACT = Context(prec=38, Emin=-200, Emax=200, traps=[Inexact, Rounded, InvalidOperation])
+
+# Creation times above this are milliseconds (Kinesis-format records), not seconds.
+_MILLISECONDS_THRESHOLD = 100_000_000_000
+
+
+class EventName(StrEnum):
+    INSERT = "INSERT"
+    MODIFY = "MODIFY"
+    REMOVE = "REMOVE"
+
+
+class Action(StrEnum):
+    """What a change does to the index."""
+
+    UPSERT = "upsert"
+    """Index the item's new image."""
+    DELETE = "delete"
+    """Index a tombstone."""
+    SKIP = "skip"
+    """Nothing (a TTL expiry under the ``keep`` policy)."""
+
+
+class TtlPolicy(StrEnum):
+    DELETE = "delete"
+    KEEP = "keep"
+
+
+class MalformedRecordError(ValueError):
+    """The stream record cannot be turned into a change; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One stream record, ready to be written.
+
+    Attributes
+    ----------
+    position
+        Index of the record in its batch (stream order).
+    record
+        The record as received, for dead letters.
+    document
+        The JSON body to index (the item, or the tombstone); ``None`` for `Action.SKIP`.
+    """
+
+    position: int
+    record: Mapping[str, Any]
+    doc_id: str
+    sequence_number: str
+    event_name: EventName
+    action: Action
+    version: int
+    created_at: float | None
+    ttl_expiry: bool
+    document: str | None
+
+    @property
+    def sequence(self) -> int:
+        return int(self.sequence_number)
+
+
+# --- attribute values -----------------------------------------------------------------
+
+
+def number_text(value: Decimal) -> str:
+    """The canonical JSON number token for a DynamoDB number.
+
+    Integral values are written as plain digits (``1.0E+3`` -> ``1000``, so an integer stays
+    an integer), others in Python's shortest exact form (``1.5``, ``1E-130``). Both are valid
+    JSON number tokens and carry every digit.
+    """
+    if not value.is_finite():
+        raise MalformedRecordError(f"number {value} is not finite")
+    normal = value.normalize(_EXACT)
+    if normal.as_tuple().exponent >= 0:  # type: ignore[operator]
+        return str(int(normal))
+    return str(normal)
+
+
+class _PlainDeserializer(TypeDeserializer):
+    """boto3's deserializer, adapted to stream events and plain JSON.
+
+    boto3 expects binary values as ``bytes`` (its client decodes them) and returns sets; in a
+    Lambda event binary values are base64 text, and a document wants arrays. Only the
+    per-type hooks that boto3 dispatches to are overridden.
+    """
+
+    def _deserialize_b(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise MalformedRecordError(f"binary value must be base64 text, got {value!r:.80}")
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except binascii.Error as error:
+            raise MalformedRecordError(f"binary value is not valid base64: {error}") from None
+        return base64.b64encode(raw).decode("ascii")
+
+    def _deserialize_n(self, value: Any) -> Decimal:
+        if not isinstance(value, str):
+            raise MalformedRecordError(f"number must be given as text, got {value!r:.80}")
+        try:
+            number = super()._deserialize_n(value)
+        except (ArithmeticError, ValueError) as error:
+            raise MalformedRecordError(
+                f"number {value!r:.80} is not a DynamoDB number: {type(error).__name__}"
+            ) from None
+        if not number.is_finite():  # boto3's context does not trap InvalidOperation
+            raise MalformedRecordError(f"number {value!r:.80} is not a DynamoDB number")
+        return number
+
+    def _deserialize_ns(self, value: Any) -> list[Decimal]:
+        return sorted(map(self._deserialize_n, _as_list(value, "NS")))
+
+    def _deserialize_ss(self, value: Any) -> list[str]:
+        return sorted(map(self._deserialize_s, _as_list(value, "SS")))
+
+    def _deserialize_bs(self, value: Any) -> list[str]:
+        return sorted(map(self._deserialize_b, _as_list(value, "BS")))
+
+    def _deserialize_s(self, value: Any) -> str:
+        if not isinstance(value, str):
+            raise MalformedRecordError(f"string value must be text, got {value!r:.80}")
+        return value
+
+    def _deserialize_l(self, value: Any) -> list[Any]:
+        return [self.deserialize(v) for v in _as_list(value, "L")]
+
+    def _deserialize_m(self, value: Any) -> dict[str, Any]:
+        return {k: self.deserialize(v) for k, v in _as_map(value, "M").items()}
+
+    def deserialize(self, value: Any) -> Any:
+        if not isinstance(value, Mapping) or len(value) != 1:
+            raise MalformedRecordError(
+                f"attribute value must be a map with exactly one type key, got {value!r:.80}"
+            )
+        try:
+            return super().deserialize(value)
+        except TypeError as error:
+            raise MalformedRecordError(str(error)) from None
+
+
+def _as_list(value: Any, kind: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise MalformedRecordError(f"{kind} value must be a list, got {value!r:.80}")
+    return value
+
+
+def _as_map(value: Any, kind: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise MalformedRecordError(f"{kind} value must be a map, got {value!r:.80}")
+    return value
+
+
+_DESERIALIZER = _PlainDeserializer()
+
+
+def plain_image(image: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB image (``{"title": {"S": "Dune"}}``) as plain values (``{"title": "Dune"}``).
+
+    Numbers become `Decimal` (exact), sets sorted lists, binary canonical base64.
+    """
+    return {name: _DESERIALIZER.deserialize(value) for name, value in image.items()}
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON with `Decimal` written as exact number tokens and object keys sorted.
+
+    Hand-written because the standard library can only emit floats for non-integral numbers
+    (and opensearch-py's serializer calls ``float()`` on a `Decimal`), which would lose digits.
+    """
+    parts: list[str] = []
+    _encode(value, parts)
+    return "".join(parts)
+
+
+def _encode(value: Any, parts: list[str]) -> None:
+    if isinstance(value, str):
+        parts.append(json.dumps(value, ensure_ascii=False))
+    elif value is None or isinstance(value, bool):
+        parts.append(json.dumps(value))
+    elif isinstance(value, Decimal):
+        parts.append(number_text(value))
+    elif isinstance(value, int):
+        parts.append(str(value))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value} is not a JSON number")
+        parts.append(repr(value))
+    elif isinstance(value, Mapping):
+        parts.append("{")
+        for i, key in enumerate(sorted(value)):
+            if i:
+                parts.append(",")
+            parts.append(json.dumps(str(key), ensure_ascii=False))
+            parts.append(":")
+            _encode(value[key], parts)
+        parts.append("}")
+    elif isinstance(value, list | tuple):
+        parts.append("[")
+        for i, item in enumerate(value):
+            if i:
+                parts.append(",")
+            _encode(item, parts)
+        parts.append("]")
+    else:
+        raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+# --- ids, versions, order ---------------------------------------------------------------
+
+
+def _key_part(name: str, value: Any) -> tuple[str, str]:
+    if not isinstance(value, Mapping) or len(value) != 1:
+        raise MalformedRecordError(f"key {name!r} must be a typed value, got {value!r:.80}")
+    kind = next(iter(value))
+    if kind == "S":
+        text = _DESERIALIZER.deserialize(value)
+        if not text:
+            raise MalformedRecordError(f"key {name!r} is an empty string")
+        return "S", text
+    if kind == "N":
+        return "N", number_text(_DESERIALIZER.deserialize(value))
+    if kind == "B":
+        return "B", _DESERIALIZER.deserialize(value)
+    raise MalformedRecordError(f"key {name!r} has type {kind!r}; keys are S, N or B")
+
+
+def document_id(keys: Mapping[str, Any]) -> str:
+    """The document id for an item's typed ``Keys`` (see the module docstring)."""
+    if not isinstance(keys, Mapping) or not keys:
+        raise MalformedRecordError("the record has no Keys")
+    parts = [_key_part(name, keys[name]) for name in sorted(keys)]
+    if len(parts) == 1:
+        kind, text = parts[0]
+        candidate = text if kind == "S" and not text.startswith("~") else f"~{kind}:{text}"
+    else:
+        candidate = "~K:" + json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    if len(candidate.encode("utf-8")) <= MAX_ID_BYTES:
+        return candidate
+    canonical = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    return "~H:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def external_version(created_at: float | None) -> int:
+    """The natural external version of a change created at ``created_at`` (epoch seconds)."""
+    if created_at is None:
+        return 0
+    return int(created_at) << VERSION_SHIFT
+
+
+def is_newer(sequence_number: str, stored: object) -> bool:
+    """Whether a change with ``sequence_number`` is newer than the stored one.
+
+    A document without a (valid) stored sequence number, written by a backfill say, is older
+    than any stream change.
+    """
+    if not isinstance(stored, str) or not stored.isascii() or not stored.isdigit():
+        return True
+    return int(sequence_number) > int(stored)
+
+
+# --- records -----------------------------------------------------------------------------
+
+
+def _require_map(parent: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = parent.get(name)
+    if not isinstance(value, Mapping):
+        raise MalformedRecordError(f"{name} is missing or not a map")
+    return value
+
+
+def _sequence_number(stream: Mapping[str, Any]) -> str:
+    value = stream.get("SequenceNumber")
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        raise MalformedRecordError(f"SequenceNumber must be a decimal string, got {value!r:.80}")
+    return value
+
+
+def _created_at(stream: Mapping[str, Any]) -> float | None:
+    value = stream.get("ApproximateCreationDateTime")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise MalformedRecordError(f"ApproximateCreationDateTime is not a time: {value!r:.80}")
+    if value > _MILLISECONDS_THRESHOLD:
+        return value / 1000
+    return float(value)
+
+
+def _is_ttl_expiry(record: Mapping[str, Any]) -> bool:
+    identity = record.get("userIdentity")
+    return (
+        isinstance(identity, Mapping)
+        and identity.get("type") == "Service"
+        and identity.get("principalId") == TTL_PRINCIPAL
+    )
+
+
+def _sync_meta(
+    sequence_number: str, event: EventName, created_at: float | None, *, deleted: bool
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"seq": sequence_number, "deleted": deleted, "event": event.value}
+    if created_at is not None:
+        meta["ts"] = int(created_at)
+    return meta
+
+
+def sequence_number_of(record: object) -> str | None:
+    """The record's sequence number when it has a usable one (for failure reports)."""
+    if isinstance(record, Mapping) and isinstance(record.get("dynamodb"), Mapping):
+        try:
+            return _sequence_number(record["dynamodb"])
+        except MalformedRecordError:
+            return None
+    return None
+
+
+def to_change(
+    record: object, *, position: int = 0, ttl_policy: TtlPolicy = TtlPolicy.DELETE
+) -> Change:
+    """Turn one stream record into a `Change`.
+
+    Raises
+    ------
+    MalformedRecordError
+        When the record is not a DynamoDB stream record this function can index: not a map,
+        an unknown ``eventName``, no ``NewImage`` on an ``INSERT``/``MODIFY`` (a ``KEYS_ONLY``
+        or ``OLD_IMAGE`` stream), bad keys or values, or the reserved attribute name.
+    """
+    if not isinstance(record, Mapping):
+        raise MalformedRecordError(f"record must be a map, got {type(record).__name__}")
+    try:
+        event = EventName(record.get("eventName"))
+    except ValueError:
+        raise MalformedRecordError(f"unknown eventName {record.get('eventName')!r:.80}") from None
+    stream = _require_map(record, "dynamodb")
+    sequence_number = _sequence_number(stream)
+    created_at = _created_at(stream)
+    keys = _require_map(stream, "Keys")
+    doc_id = document_id(keys)
+    ttl_expiry = event is EventName.REMOVE and _is_ttl_expiry(record)
+
+    if event is EventName.REMOVE:
+        if ttl_expiry and ttl_policy is TtlPolicy.KEEP:
+            action, body = Action.SKIP, None
+        else:
+            action = Action.DELETE
+            body = {
+                **plain_image(keys),
+                SYNC_FIELD: _sync_meta(sequence_number, event, created_at, deleted=True),
+            }
+    else:
+        if "NewImage" not in stream:
+            raise MalformedRecordError(
+                f"{event.value} record has no NewImage (is the stream KEYS_ONLY or OLD_IMAGE?)"
+            )
+        image = _require_map(stream, "NewImage")
+        if SYNC_FIELD in image:
+            raise MalformedRecordError(f"the item has the reserved attribute {SYNC_FIELD!r}")
+        # Compared canonically (a number may be spelled differently in Keys and NewImage).
+        missing = [name for name in keys if name not in image]
+        if missing or document_id({name: image[name] for name in keys}) != doc_id:
+            raise MalformedRecordError("NewImage does not hold the record's Keys")
+        action = Action.UPSERT
+        body = {
+            **plain_image(image),
+            SYNC_FIELD: _sync_meta(sequence_number, event, created_at, deleted=False),
+        }
+
+    return Change(
+        position=position,
+        record=record,
+        doc_id=doc_id,
+        sequence_number=sequence_number,
+        event_name=event,
+        action=action,
+        version=external_version(created_at),
+        created_at=created_at,
+        ttl_expiry=ttl_expiry,
+        document=None if body is None else dumps(body),
+    )
+
+
+def compact(changes: Sequence[Change]) -> tuple[list[Change], list[Change]]:
+    """Keep the newest change per document; return ``(newest, superseded)``.
+
+    Only an item's newest change decides its final state, so the older ones of the same
+    batch need no request of their own. Both lists keep the input's order.
+    """
+    newest: dict[str, Change] = {}
+    for change in changes:
+        kept = newest.get(change.doc_id)
+        if kept is None or change.sequence > kept.sequence:
+            newest[change.doc_id] = change
+    winners = {id(change) for change in newest.values()}
+    return (
+        [c for c in changes if id(c) in winners],
+        [c for c in changes if id(c) not in winners],
+    )

@@ -1,0 +1,125 @@
+"""Configuration: environment variable names and the settings read from them.
+
+The names are the contract with the Terraform module (``infra/modules/sync``). An explicit
+argument always beats the environment (`Settings.from_env` takes overrides).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any
+
+from .records import TtlPolicy
+
+__all__ = [
+    "DEFAULT_ALIAS",
+    "ENV_AWS_REGION",
+    "ENV_BULK_MAX_ACTIONS",
+    "ENV_BULK_MAX_BYTES",
+    "ENV_DLQ_URL",
+    "ENV_INDEX_ALIAS",
+    "ENV_OPENSEARCH_AUTH",
+    "ENV_OPENSEARCH_ENDPOINT",
+    "ENV_TTL_EXPIRY_POLICY",
+    "Auth",
+    "ConfigurationError",
+    "Settings",
+]
+
+ENV_OPENSEARCH_ENDPOINT = "OPENSEARCH_ENDPOINT"
+"""Base URL of the domain, path prefix included (LocalStack serves domains under a path)."""
+ENV_OPENSEARCH_AUTH = "OPENSEARCH_AUTH"
+"""``sigv4`` (AWS, service ``es``) or ``none``."""
+ENV_INDEX_ALIAS = "INDEX_ALIAS"
+"""The alias the function writes to and ``setup-index`` creates."""
+ENV_DLQ_URL = "DLQ_URL"
+"""SQS queue for records that cannot be indexed."""
+ENV_TTL_EXPIRY_POLICY = "TTL_EXPIRY_POLICY"
+"""``delete`` (default) or ``keep``: what a TTL expiry does to the document."""
+ENV_BULK_MAX_BYTES = "BULK_MAX_BYTES"
+"""Optional tuning: byte cap of one ``_bulk`` request body."""
+ENV_BULK_MAX_ACTIONS = "BULK_MAX_ACTIONS"
+"""Optional tuning: action cap of one ``_bulk`` request."""
+ENV_AWS_REGION = "AWS_REGION"
+"""Set by the Lambda runtime; ``AWS_DEFAULT_REGION`` is the fallback."""
+
+DEFAULT_ALIAS = "books"
+DEFAULT_BULK_MAX_BYTES = 5 * 1024 * 1024
+"""Well under the smallest AWS OpenSearch request limit (10 MiB)."""
+DEFAULT_BULK_MAX_ACTIONS = 1000
+
+
+class ConfigurationError(ValueError):
+    """A setting is missing or invalid."""
+
+
+class Auth(StrEnum):
+    NONE = "none"
+    SIGV4 = "sigv4"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    endpoint: str
+    alias: str = DEFAULT_ALIAS
+    auth: Auth = Auth.NONE
+    region: str | None = None
+    dlq_url: str | None = None
+    ttl_policy: TtlPolicy = TtlPolicy.DELETE
+    bulk_max_bytes: int = DEFAULT_BULK_MAX_BYTES
+    bulk_max_actions: int = DEFAULT_BULK_MAX_ACTIONS
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``environ`` (default: the process environment).
+
+        Keyword arguments that are not ``None`` win over the environment.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {
+            "endpoint": env.get(ENV_OPENSEARCH_ENDPOINT),
+            "alias": env.get(ENV_INDEX_ALIAS) or DEFAULT_ALIAS,
+            "auth": env.get(ENV_OPENSEARCH_AUTH) or Auth.NONE,
+            "region": env.get(ENV_AWS_REGION) or env.get("AWS_DEFAULT_REGION"),
+            "dlq_url": env.get(ENV_DLQ_URL) or None,
+            "ttl_policy": env.get(ENV_TTL_EXPIRY_POLICY) or TtlPolicy.DELETE,
+            "bulk_max_bytes": env.get(ENV_BULK_MAX_BYTES) or DEFAULT_BULK_MAX_BYTES,
+            "bulk_max_actions": env.get(ENV_BULK_MAX_ACTIONS) or DEFAULT_BULK_MAX_ACTIONS,
+        }
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls._validated(values)
+
+    @classmethod
+    def _validated(cls, values: dict[str, Any]) -> Settings:
+        if not values["endpoint"]:
+            raise ConfigurationError(f"{ENV_OPENSEARCH_ENDPOINT} is not set")
+        try:
+            auth = Auth(str(values["auth"]).lower())
+            ttl_policy = TtlPolicy(str(values["ttl_policy"]).lower())
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from None
+        if auth is Auth.SIGV4 and not values["region"]:
+            raise ConfigurationError(f"sigv4 needs a region ({ENV_AWS_REGION})")
+        try:
+            max_bytes, max_actions = int(values["bulk_max_bytes"]), int(values["bulk_max_actions"])
+        except ValueError as error:
+            raise ConfigurationError(f"bulk limits must be integers: {error}") from None
+        if max_bytes < 1024 or max_actions < 1:
+            raise ConfigurationError("bulk limits are too small")
+        return cls(
+            endpoint=str(values["endpoint"]),
+            alias=str(values["alias"]),
+            auth=auth,
+            region=values["region"],
+            dlq_url=values["dlq_url"],
+            ttl_policy=ttl_policy,
+            bulk_max_bytes=max_bytes,
+            bulk_max_actions=max_actions,
+        )

@@ -1,0 +1,229 @@
+"""One batch of stream records -> the index, and what to tell Lambda.
+
+`BatchSyncer.sync_event` maps every record (`records.to_change`), dead-letters the malformed
+ones, keeps the newest change per document, writes (`writer.BulkWriter`), dead-letters what
+OpenSearch rejects for its content, and answers ``{"batchItemFailures": [...]}`` with the
+*earliest* record that is not done, so that the event source mapping retries from there and
+nothing after it is lost. Records before it are done: written, stale, superseded by a newer
+change of the same item in the batch, skipped by the TTL policy, or dead-lettered.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .deadletter import DeadLetter, DeadLetterKind, DeadLetterSink
+from .records import (
+    Action,
+    Change,
+    MalformedRecordError,
+    TtlPolicy,
+    compact,
+    sequence_number_of,
+    to_change,
+)
+from .writer import Outcome, WriteReport
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
+    from .writer import BulkWriter
+
+__all__ = ["BatchReport", "BatchSyncer", "DeadLetterError"]
+
+logger = logging.getLogger(__name__)
+
+DEAD_LETTER_RESERVE = 2.0
+"""Seconds kept back from the writer for sending dead letters (at most a quarter of the time)."""
+
+
+class DeadLetterError(RuntimeError):
+    """A dead letter could not be sent and its record has no sequence number to retry from.
+
+    Raising fails the whole invocation, so Lambda retries the batch: the one safe answer.
+    """
+
+
+@dataclass(slots=True)
+class BatchReport:
+    """What one batch did; logged as one structured line."""
+
+    size: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+    ttl_expiries: int = 0
+    superseded: int = 0
+    written: int = 0
+    stale: int = 0
+    conflicts: int = 0
+    bumped: int = 0
+    requests: int = 0
+    lookups: int = 0
+    retry_rounds: int = 0
+    retried: int = 0
+    malformed: int = 0
+    rejected: int = 0
+    dead_lettered: int = 0
+    failed: int = 0
+    stream_lag_max: float | None = None
+    stream_lag_min: float | None = None
+    retry_from: str | None = None
+
+    def add_write(self, report: WriteReport) -> None:
+        self.written = report.count(Outcome.WRITTEN)
+        self.stale = report.count(Outcome.STALE)
+        self.rejected = report.count(Outcome.REJECTED)
+        self.conflicts = report.conflicts
+        self.bumped = report.bumped
+        self.requests = report.requests
+        self.lookups = report.lookups
+        self.retry_rounds = report.retry_rounds
+        self.retried = report.retried
+
+    def log_fields(self) -> dict[str, Any]:
+        fields = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        fields["actions"] = dict(self.actions)
+        return fields
+
+
+class BatchSyncer:
+    """Syncs batches through one writer and one dead-letter sink."""
+
+    def __init__(
+        self,
+        writer: BulkWriter,
+        dead_letters: DeadLetterSink,
+        *,
+        ttl_policy: TtlPolicy = TtlPolicy.DELETE,
+    ) -> None:
+        self.writer = writer
+        self.dead_letters = dead_letters
+        self.ttl_policy = ttl_policy
+
+    def sync_event(
+        self, event: object, *, deadline: float
+    ) -> tuple[PartialItemFailureResponse, BatchReport]:
+        """Sync a Lambda event (``{"Records": [...]}``) before ``deadline`` (monotonic)."""
+        records = event.get("Records") if isinstance(event, Mapping) else None
+        if not isinstance(records, list):
+            logger.error("event is not a batch of records: %.200r", event)
+            letter = DeadLetter(
+                DeadLetterKind.MALFORMED_EVENT,
+                {"type": "malformed_event", "reason": "the event has no Records list"},
+                event,
+            )
+            if self.dead_letters.send([letter]):
+                raise DeadLetterError("could not dead-letter a malformed event")
+            return {"batchItemFailures": []}, BatchReport(malformed=1, dead_lettered=1)
+        return self.sync_records(records, deadline=deadline)
+
+    def sync_records(
+        self, records: Sequence[object], *, deadline: float
+    ) -> tuple[PartialItemFailureResponse, BatchReport]:
+        report = BatchReport(size=len(records))
+        changes, letters = self._map(records, report)
+
+        to_write = [c for c in changes if c.action is not Action.SKIP]
+        newest, superseded = compact(to_write)
+        report.superseded = len(superseded)
+
+        failing: list[int] = []
+        if newest:
+            room = deadline - time.monotonic()
+            reserve = min(DEAD_LETTER_RESERVE, max(room, 0) / 4)
+            written = self.writer.write(newest, deadline=deadline - reserve)
+            report.add_write(written)
+            for result in written.results:
+                if result.outcome is Outcome.REJECTED:
+                    letters.append(_rejected(result.change, result.error or {}))
+                elif result.outcome is Outcome.FAILED:
+                    failing.append(result.change.position)
+            not_written = [r for r in written.results if r.outcome is Outcome.FAILED]
+            if not_written:
+                # One line, not one per record: a down cluster fails the whole batch.
+                logger.warning(
+                    "%d changes not written yet (first: %s, error: %s)",
+                    len(not_written),
+                    not_written[0].change.doc_id,
+                    not_written[0].error,
+                )
+        if letters:
+            unsent = self.dead_letters.send(letters)
+            report.dead_lettered = len(letters) - len(unsent)
+            for letter in unsent:
+                if letter.position is None or letter.sequence_number is None:
+                    raise DeadLetterError(
+                        f"could not dead-letter record {letter.position}, which has no "
+                        "sequence number to report"
+                    )
+                failing.append(letter.position)
+
+        report.failed = len(failing)
+        return self._response(records, failing, report), report
+
+    def _map(
+        self, records: Sequence[object], report: BatchReport
+    ) -> tuple[list[Change], list[DeadLetter]]:
+        changes: list[Change] = []
+        letters: list[DeadLetter] = []
+        now = time.time()
+        for position, record in enumerate(records):
+            try:
+                change = to_change(record, position=position, ttl_policy=self.ttl_policy)
+            except MalformedRecordError as error:
+                report.malformed += 1
+                sequence_number = sequence_number_of(record)
+                logger.error(
+                    "malformed stream record %d (sequence number %s): %s",
+                    position,
+                    sequence_number,
+                    error,
+                )
+                letters.append(
+                    DeadLetter(
+                        DeadLetterKind.MALFORMED_RECORD,
+                        {"type": "malformed_record", "reason": str(error)},
+                        record,
+                        position,
+                        sequence_number,
+                    )
+                )
+                continue
+            changes.append(change)
+            report.actions[change.action.value] += 1
+            report.ttl_expiries += change.ttl_expiry
+            if change.created_at is not None:
+                lag = max(0.0, now - change.created_at)
+                if report.stream_lag_max is None or lag > report.stream_lag_max:
+                    report.stream_lag_max = lag
+                if report.stream_lag_min is None or lag < report.stream_lag_min:
+                    report.stream_lag_min = lag
+        return changes, letters
+
+    def _response(
+        self, records: Sequence[object], failing: list[int], report: BatchReport
+    ) -> PartialItemFailureResponse:
+        if not failing:
+            return {"batchItemFailures": []}
+        earliest = min(failing)
+        sequence_number = sequence_number_of(records[earliest])
+        if sequence_number is None:  # a change always has one; kept for the type checker
+            raise DeadLetterError(f"record {earliest} failed and has no sequence number")
+        report.retry_from = sequence_number
+        return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}
+
+
+def _rejected(change: Change, error: Mapping[str, Any]) -> DeadLetter:
+    logger.error("document %s rejected by OpenSearch: %s", change.doc_id, error)
+    return DeadLetter(
+        DeadLetterKind.REJECTED_DOCUMENT,
+        error,
+        change.record,
+        change.position,
+        change.sequence_number,
+        change.doc_id,
+    )

@@ -1,0 +1,359 @@
+"""Write changes to the index: few ``_bulk`` requests, exact ordering, retries inside a deadline.
+
+One call to `BulkWriter.write` takes the batch's newest change per document and settles each
+as written, stale (an equal or newer change is already indexed), rejected for its content, or
+failed (still failing when the deadline came). It works in rounds:
+
+1. Send every pending change with its external version in as few ``_bulk`` requests as the
+   byte and action caps allow (``require_alias=true``: OpenSearch never invents an index).
+2. Read each item's result. A version conflict is resolved exactly (`records` explains why
+   they happen): one ``_mget`` of the stored ``_sync.seq`` and ``_version``; an older or
+   equal stored change means stale and done, a newer one is sent again with the stored
+   version + 1 in the next round. Content errors are final. 429, 5xx, blocks, closed indices
+   and connection errors are retried after a full-jitter exponential backoff, as long as the
+   deadline allows. A request too large for the cluster (413) is split into single actions.
+
+Hand-written rather than ``helpers.streaming_bulk``: that helper's only retry is a blocking
+fixed backoff on 429 with no deadline, it cannot split on 413, and it hides request
+boundaries, all of which this module needs. The chunking is the same idea (count and bytes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from opensearchpy.exceptions import TransportError
+
+from .records import SYNC_FIELD, Action, Change, is_newer
+
+if TYPE_CHECKING:
+    from opensearchpy import OpenSearch
+
+__all__ = [
+    "BulkWriter",
+    "ErrorKind",
+    "ItemResult",
+    "Outcome",
+    "WriteReport",
+    "classify",
+]
+
+logger = logging.getLogger(__name__)
+
+CONTENT_ERROR_TYPES = frozenset(
+    {
+        "mapper_parsing_exception",
+        "document_parsing_exception",
+        "strict_dynamic_mapping_exception",
+        "max_bytes_length_exceeded_exception",
+        "illegal_argument_exception",  # mapping limits, immense terms
+        "x_content_parse_exception",
+        "parse_exception",
+        "json_parse_exception",
+    }
+)
+"""Error types of a 400 item result that are about the document, not the cluster."""
+
+
+class ErrorKind(StrEnum):
+    OK = "ok"
+    CONFLICT = "conflict"
+    CONTENT = "content"
+    TOO_LARGE = "too_large"
+    RETRY = "retry"
+
+
+class Outcome(StrEnum):
+    WRITTEN = "written"
+    STALE = "stale"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+def classify(status: int | str | None, error: Mapping[str, Any] | None) -> ErrorKind:
+    """What to do about one bulk item's (or request's) status and error.
+
+    Anything not known to be the document's fault is retried: a wrongly retried record only
+    delays the shard, a wrongly dead-lettered one leaves the index wrong.
+    """
+    if isinstance(status, int) and 200 <= status < 300:
+        return ErrorKind.OK
+    if status == 409:
+        return ErrorKind.CONFLICT
+    if status == 413:
+        return ErrorKind.TOO_LARGE
+    if status == 400 and error is not None and error.get("type") in CONTENT_ERROR_TYPES:
+        reason = str(error.get("reason", "")).lower()
+        # e.g. "no write index is defined for alias": the alias is broken, not the document.
+        if "alias" not in reason and "write index" not in reason:
+            return ErrorKind.CONTENT
+    return ErrorKind.RETRY
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    change: Change
+    outcome: Outcome
+    error: Mapping[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class WriteReport:
+    results: list[ItemResult] = field(default_factory=list)
+    requests: int = 0
+    """``_bulk`` requests sent."""
+    lookups: int = 0
+    """``_mget`` requests sent to resolve conflicts."""
+    retry_rounds: int = 0
+    retried: int = 0
+    """Actions sent again after a retryable error."""
+    conflicts: int = 0
+    """Version conflicts seen (duplicates, replays, same-second changes)."""
+    bumped: int = 0
+    """Newer changes rewritten above a same-second version."""
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome is outcome)
+
+
+@dataclass(slots=True)
+class _Pending:
+    change: Change
+    version: int
+    solo: bool = False
+    bumps: int = 0
+    error: Mapping[str, Any] | None = None
+
+
+def _stored_sequence(doc: Mapping[str, Any]) -> object:
+    meta = (doc.get("_source") or {}).get(SYNC_FIELD)
+    return meta.get("seq") if isinstance(meta, Mapping) else None
+
+
+def _error_info(status: int | str | None, error: Any) -> dict[str, Any]:
+    if isinstance(error, Mapping):
+        return {"status": status, **error}
+    return {"status": status, "type": "request_error", "reason": str(error)}
+
+
+class BulkWriter:
+    """Writes `Change` objects through one alias.
+
+    Parameters
+    ----------
+    client
+        An opensearch-py client without transport retries (`client.make_client`).
+    alias
+        The alias to write through; must exist (``require_alias``).
+    max_bytes, max_actions
+        Caps of one ``_bulk`` request.
+    request_timeout
+        Upper bound of one request; never beyond the deadline.
+    backoff_base, backoff_cap
+        Full-jitter exponential backoff between retry rounds, in seconds.
+    max_bumps
+        Same-document conflict rounds before a change counts as failing (a writer racing
+        this one without end).
+    """
+
+    def __init__(
+        self,
+        client: OpenSearch,
+        alias: str,
+        *,
+        max_bytes: int = 5 * 1024 * 1024,
+        max_actions: int = 1000,
+        request_timeout: float = 30.0,
+        backoff_base: float = 0.1,
+        backoff_cap: float = 5.0,
+        max_bumps: int = 10,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.alias = alias
+        self.max_bytes = max_bytes
+        self.max_actions = max_actions
+        self.request_timeout = request_timeout
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_bumps = max_bumps
+        self._rng = rng or random.Random()
+
+    # --- public ---
+
+    def write(self, changes: Sequence[Change], *, deadline: float) -> WriteReport:
+        """Write ``changes`` (at most one per document) before ``deadline`` (monotonic)."""
+        report = WriteReport()
+        pending: dict[str, _Pending] = {}
+        for change in changes:
+            if change.action is Action.SKIP or change.document is None:
+                raise ValueError(f"nothing to write for {change.doc_id!r} ({change.action})")
+            if change.doc_id in pending:
+                raise ValueError(f"two changes for {change.doc_id!r}: compact the batch first")
+            pending[change.doc_id] = _Pending(change, change.version)
+
+        attempt = 0
+        while pending and time.monotonic() < deadline:
+            retry = self._round(pending, report, deadline)
+            if retry and pending:
+                if not self._backoff(attempt, deadline):
+                    break
+                attempt += 1
+                report.retry_rounds += 1
+                report.retried += len(pending)
+
+        for item in pending.values():
+            error = item.error or {"status": None, "type": "deadline", "reason": "not sent"}
+            report.results.append(ItemResult(item.change, Outcome.FAILED, error))
+        return report
+
+    # --- one round ---
+
+    def _round(self, pending: dict[str, _Pending], report: WriteReport, deadline: float) -> bool:
+        """Send everything pending once; settle what can be settled. True if a retry is due."""
+        conflicts: list[_Pending] = []
+        retry = False
+        for chunk in self._chunks(list(pending.values())):
+            for item, status, error in self._send(chunk, report, deadline):
+                kind = classify(status, error)
+                if kind is ErrorKind.OK:
+                    self._settle(pending, report, item, Outcome.WRITTEN)
+                elif kind is ErrorKind.CONFLICT:
+                    report.conflicts += 1
+                    conflicts.append(item)
+                elif kind is ErrorKind.CONTENT or (kind is ErrorKind.TOO_LARGE and item.solo):
+                    info = _error_info(status, error)
+                    self._settle(pending, report, item, Outcome.REJECTED, info)
+                elif kind is ErrorKind.TOO_LARGE:
+                    item.solo = True  # next round alone; no need to wait for that
+                else:
+                    item.error = _error_info(status, error)
+                    retry = True
+        if conflicts:
+            retry = self._resolve(conflicts, pending, report, deadline) or retry
+        return retry
+
+    def _settle(
+        self,
+        pending: dict[str, _Pending],
+        report: WriteReport,
+        item: _Pending,
+        outcome: Outcome,
+        error: Mapping[str, Any] | None = None,
+    ) -> None:
+        del pending[item.change.doc_id]
+        report.results.append(ItemResult(item.change, outcome, error))
+
+    def _action_line(self, item: _Pending) -> str:
+        meta = {"_id": item.change.doc_id, "version": item.version, "version_type": "external"}
+        return json.dumps({"index": meta}, ensure_ascii=False, separators=(",", ":"))
+
+    def _chunks(self, items: list[_Pending]) -> list[list[tuple[_Pending, bytes]]]:
+        """Split into requests by action count and body bytes; oversized ones go alone."""
+        chunks: list[list[tuple[_Pending, bytes]]] = []
+        current: list[tuple[_Pending, bytes]] = []
+        size = 0
+        for item in items:
+            lines = f"{self._action_line(item)}\n{item.change.document}\n".encode()
+            if item.solo:
+                chunks.append([(item, lines)])
+                continue
+            if current and (size + len(lines) > self.max_bytes or len(current) >= self.max_actions):
+                chunks.append(current)
+                current, size = [], 0
+            current.append((item, lines))
+            size += len(lines)
+        if current:
+            chunks.append(current)
+        return chunks
+
+    def _send(
+        self, chunk: list[tuple[_Pending, bytes]], report: WriteReport, deadline: float
+    ) -> list[tuple[_Pending, int | str | None, Mapping[str, Any] | None]]:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            unsent = {"type": "deadline", "reason": "deadline reached before sending"}
+            return [(item, None, unsent) for item, _ in chunk]
+        body = b"".join(lines for _, lines in chunk)
+        report.requests += 1
+        try:
+            response = self.client.bulk(
+                body=body,
+                index=self.alias,
+                require_alias=True,
+                request_timeout=min(self.request_timeout, remaining),
+            )
+        except TransportError as error:
+            info = error.info if isinstance(error.info, Mapping) else None
+            detail = info.get("error") if info else None
+            if not isinstance(detail, Mapping):
+                detail = {"type": type(error).__name__, "reason": str(error)[:1000]}
+            return [(item, error.status_code, detail) for item, _ in chunk]
+        results: list[tuple[_Pending, int | str | None, Mapping[str, Any] | None]] = []
+        # Items come back in request order, one per action.
+        for (item, _), entry in zip(chunk, response["items"], strict=True):
+            (result,) = entry.values()
+            results.append((item, result.get("status"), result.get("error")))
+        return results
+
+    def _resolve(
+        self,
+        conflicts: list[_Pending],
+        pending: dict[str, _Pending],
+        report: WriteReport,
+        deadline: float,
+    ) -> bool:
+        """Decide version conflicts with the stored sequence numbers. True if a retry is due."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            for item in conflicts:
+                item.error = {"type": "deadline", "reason": "conflict not resolved in time"}
+            return True
+        report.lookups += 1
+        try:
+            response = self.client.mget(
+                index=self.alias,
+                body={"ids": [item.change.doc_id for item in conflicts]},
+                _source_includes=f"{SYNC_FIELD}.seq",
+                request_timeout=min(self.request_timeout, remaining),
+            )
+        except TransportError as error:
+            for item in conflicts:
+                item.error = _error_info(error.status_code, str(error)[:1000])
+            return True
+
+        retry = False
+        for item, doc in zip(conflicts, response["docs"], strict=True):
+            found = bool(doc.get("found"))
+            if "error" in doc:
+                item.error = _error_info(None, doc["error"])
+                retry = True
+            elif found and not is_newer(item.change.sequence_number, _stored_sequence(doc)):
+                self._settle(pending, report, item, Outcome.STALE)
+            elif item.bumps >= self.max_bumps:
+                item.error = {"type": "conflict_storm", "reason": "document keeps changing"}
+                retry = True
+            elif not found:
+                item.bumps += 1
+                item.version = item.change.version  # deleted meanwhile: start over
+            else:
+                item.bumps += 1
+                report.bumped += 1
+                item.version = int(doc["_version"]) + 1
+        return retry
+
+    def _backoff(self, attempt: int, deadline: float) -> bool:
+        """Sleep before the next retry round; False when the deadline leaves no room."""
+        delay = self._rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+        room = deadline - time.monotonic()
+        if room <= 0.05:
+            return False
+        time.sleep(min(delay, room / 2))
+        return True

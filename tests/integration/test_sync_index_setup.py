@@ -1,0 +1,103 @@
+"""Index setup against a real OpenSearch node: template, concrete index, alias; idempotent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from opensearchpy import OpenSearch
+
+from ddb_opensearch_sync import cli
+from ddb_opensearch_sync.client import make_client
+from ddb_opensearch_sync.index import (
+    IndexSetupError,
+    alias_filter,
+    concrete_index_name,
+    setup_index,
+    template_name,
+)
+
+from .sync_support import unique_alias
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture
+def alias(opensearch_client: OpenSearch):
+    name = unique_alias("setup")
+    yield name
+    opensearch_client.indices.delete(index=f"{name}*", ignore_unavailable=True)
+    opensearch_client.indices.delete_index_template(name=template_name(name), ignore=404)
+
+
+def test_setup_creates_index_alias_and_template_once(opensearch_client: OpenSearch, alias: str):
+    # WHEN setup runs twice
+    first = setup_index(opensearch_client, alias)
+    second = setup_index(opensearch_client, alias)
+
+    # THEN the first created everything and the second changed nothing
+    index = concrete_index_name(alias)
+    assert (first.index, first.created_index, first.added_alias) == (index, True, True)
+    assert (second.index, second.created_index, second.added_alias) == (index, False, False)
+    aliases = opensearch_client.indices.get_alias(name=alias)
+    assert list(aliases) == [index]
+    spec = aliases[index]["aliases"][alias]
+    assert spec["filter"] == alias_filter()
+    assert spec["is_write_index"] is True
+    template = opensearch_client.indices.get_index_template(name=template_name(alias))
+    assert template["index_templates"][0]["index_template"]["index_patterns"] == [f"{alias}-v*"]
+    mapping = opensearch_client.indices.get_mapping(index=index)[index]["mappings"]
+    assert mapping["properties"]["year"] == {"type": "integer", "coerce": False}
+
+
+def test_setup_adds_the_alias_to_an_existing_concrete_index(
+    opensearch_client: OpenSearch, alias: str
+):
+    # GIVEN the concrete index exists without the alias (an interrupted setup)
+    index = concrete_index_name(alias)
+    opensearch_client.indices.create(index=index)
+
+    result = setup_index(opensearch_client, alias)
+
+    assert (result.created_index, result.added_alias) == (False, True)
+    assert list(opensearch_client.indices.get_alias(name=alias)) == [index]
+
+
+def test_setup_refuses_an_index_named_like_the_alias(opensearch_client: OpenSearch, alias: str):
+    # GIVEN an index OpenSearch invented under the alias's name (an un-aliased write)
+    opensearch_client.index(index=alias, body={"title": "orphan"}, refresh=True)
+
+    with pytest.raises(IndexSetupError, match="concrete index, not an alias"):
+        setup_index(opensearch_client, alias)
+
+
+def test_cli_setup_index(opensearch_url: str, opensearch_client: OpenSearch, alias: str, capsys):
+    code = cli.main(["setup-index", "--endpoint", opensearch_url, "--alias", alias])
+
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["index"] == concrete_index_name(alias)
+    assert printed["created_index"] is True
+    assert opensearch_client.indices.exists_alias(name=alias)
+
+
+def test_cli_reports_configuration_errors(capsys):
+    code = cli.main(["setup-index", "--endpoint", "localhost:9200", "--alias", "books"])
+
+    assert code == 2
+    assert "endpoint must be an http(s) URL" in capsys.readouterr().err
+
+
+def test_sigv4_signed_requests_work_end_to_end(opensearch_url, aws_region, alias):
+    # The local node ignores signatures, but every request (PUT with a body, HEAD, bulk
+    # bytes) goes through AWSV4SignerAuth exactly as on AWS.
+    client = make_client(opensearch_url, auth="sigv4", region=aws_region)
+
+    result = setup_index(client, alias)
+    response = client.bulk(
+        body=b'{"index":{"_id":"signed"}}\n{"title":"signed"}\n', index=alias, require_alias=True
+    )
+
+    assert result.created_index is True
+    assert response["errors"] is False
+    assert client.transport.connection_pool.connections[0].session.auth.service == "es"

@@ -1,0 +1,257 @@
+"""Pure pieces around the writer: error classification, dead-letter messages, settings,
+endpoint parsing and the index definition."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ddb_opensearch_sync.client import parse_endpoint
+from ddb_opensearch_sync.deadletter import (
+    MESSAGE_SOURCE,
+    DeadLetter,
+    DeadLetterKind,
+    message_body,
+)
+from ddb_opensearch_sync.index import (
+    alias_filter,
+    concrete_index_name,
+    index_body,
+    index_mappings,
+    index_template,
+)
+from ddb_opensearch_sync.records import SYNC_FIELD, TtlPolicy
+from ddb_opensearch_sync.settings import Auth, ConfigurationError, Settings
+from ddb_opensearch_sync.writer import ErrorKind, classify
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ITEMS = json.loads((FIXTURES / "opensearch_bulk_items.json").read_text())
+
+
+def item(name: str) -> dict[str, Any]:
+    (result,) = ITEMS[name].values()
+    return result
+
+
+# --- classification of real bulk item results --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("created", ErrorKind.OK),
+        ("version_conflict", ErrorKind.CONFLICT),
+        ("mapping_conflict", ErrorKind.CONTENT),
+        ("depth_limit", ErrorKind.CONTENT),
+        ("total_fields_limit", ErrorKind.CONTENT),
+        ("immense_term", ErrorKind.CONTENT),
+        # The cluster's state, not the document: retried, never dead-lettered.
+        ("write_block", ErrorKind.RETRY),
+        ("closed_index", ErrorKind.RETRY),
+        ("missing_alias", ErrorKind.RETRY),
+        ("no_write_index", ErrorKind.RETRY),
+        ("rejected_execution", ErrorKind.RETRY),
+        ("unavailable_shards", ErrorKind.RETRY),
+    ],
+)
+def test_bulk_item_results_are_classified(name: str, kind: ErrorKind):
+    result = item(name)
+    assert classify(result["status"], result.get("error")) is kind
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(413, ErrorKind.TOO_LARGE), ("N/A", ErrorKind.RETRY), (None, ErrorKind.RETRY)],
+)
+def test_request_level_errors_are_classified(status: Any, kind: ErrorKind):
+    # 413: the request body exceeded http.max_content_length; "N/A": connection errors.
+    assert classify(status, {"type": "ConnectionError", "reason": "refused"}) is kind
+
+
+# --- dead-letter messages ---------------------------------------------------------------------
+
+
+def test_dead_letter_message_is_self_describing():
+    record = {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "123456789012345678901"}}
+    letter = DeadLetter(
+        DeadLetterKind.REJECTED_DOCUMENT,
+        item("mapping_conflict")["error"],
+        record,
+        position=3,
+        sequence_number="123456789012345678901",
+        document_id="b-1",
+    )
+
+    body = json.loads(
+        message_body(
+            letter,
+            context={"function": "sync", "index_alias": "books"},
+            now=datetime(2030, 1, 2, tzinfo=UTC),
+        )
+    )
+
+    assert body == {
+        "source": MESSAGE_SOURCE,
+        "kind": "rejected_document",
+        "error": item("mapping_conflict")["error"],
+        "sequence_number": "123456789012345678901",
+        "document_id": "b-1",
+        "position": 3,
+        "dead_lettered_at": "2030-01-02T00:00:00+00:00",
+        "function": "sync",
+        "index_alias": "books",
+        "record": record,
+        "record_truncated": False,
+    }
+
+
+def test_oversized_dead_letter_keeps_keys_and_stream_metadata():
+    stream = {
+        "Keys": {"book_id": {"S": "b-big"}},
+        "SequenceNumber": "123456789012345678901",
+        "ApproximateCreationDateTime": 1700000000,
+        "SizeBytes": 400000,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+        "NewImage": {"book_id": {"S": "b-big"}, "blob": {"S": "x" * 300_000}},
+    }
+    record = {"eventID": "e1", "eventName": "MODIFY", "dynamodb": stream}
+    letter = DeadLetter(DeadLetterKind.REJECTED_DOCUMENT, {"type": "t", "reason": "r"}, record)
+
+    text = message_body(letter, max_bytes=256 * 1024)
+    body = json.loads(text)
+
+    assert len(text.encode()) < 256 * 1024
+    assert body["record_truncated"] is True
+    assert body["record_bytes"] > 300_000
+    assert body["record"] == {
+        "eventID": "e1",
+        "eventName": "MODIFY",
+        "dynamodb": {k: v for k, v in stream.items() if k != "NewImage"},
+    }
+
+
+def test_malformed_event_is_sent_under_event():
+    letter = DeadLetter(DeadLetterKind.MALFORMED_EVENT, {"type": "malformed_event"}, [1, 2])
+
+    body = json.loads(message_body(letter))
+
+    assert body["kind"] == "malformed_event"
+    assert body["event"] == [1, 2]
+    assert "record" not in body
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def test_settings_come_from_the_environment():
+    settings = Settings.from_env(
+        {
+            "OPENSEARCH_ENDPOINT": "http://localhost:4566/opensearch/us-east-1/books",
+            "OPENSEARCH_AUTH": "none",
+            "INDEX_ALIAS": "library",
+            "DLQ_URL": "http://localhost:4566/000000000000/dlq",
+            "TTL_EXPIRY_POLICY": "keep",
+            "AWS_REGION": "eu-west-1",
+        }
+    )
+
+    assert settings == Settings(
+        endpoint="http://localhost:4566/opensearch/us-east-1/books",
+        alias="library",
+        auth=Auth.NONE,
+        region="eu-west-1",
+        dlq_url="http://localhost:4566/000000000000/dlq",
+        ttl_policy=TtlPolicy.KEEP,
+    )
+
+
+def test_explicit_settings_beat_the_environment():
+    env = {"OPENSEARCH_ENDPOINT": "http://env:9200", "INDEX_ALIAS": "env-alias"}
+
+    settings = Settings.from_env(env, endpoint="http://explicit:9200", alias=None)
+
+    assert (settings.endpoint, settings.alias) == ("http://explicit:9200", "env-alias")
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {"OPENSEARCH_ENDPOINT": "http://x", "OPENSEARCH_AUTH": "basic"},
+        {"OPENSEARCH_ENDPOINT": "http://x", "TTL_EXPIRY_POLICY": "archive"},
+        {"OPENSEARCH_ENDPOINT": "https://x", "OPENSEARCH_AUTH": "sigv4"},  # no region
+        {"OPENSEARCH_ENDPOINT": "http://x", "BULK_MAX_BYTES": "ten"},
+    ],
+)
+def test_invalid_settings_are_refused(env: dict[str, str]):
+    with pytest.raises(ConfigurationError):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        (
+            "http://localhost:4566/opensearch/us-east-1/books",
+            {
+                "host": "localhost",
+                "port": 4566,
+                "use_ssl": False,
+                "url_prefix": "/opensearch/us-east-1/books",
+            },
+        ),
+        (
+            "https://search-books-abc.us-east-1.es.amazonaws.com",
+            {"host": "search-books-abc.us-east-1.es.amazonaws.com", "port": 443, "use_ssl": True},
+        ),
+        ("http://localhost:9200/", {"host": "localhost", "port": 9200, "use_ssl": False}),
+        ("http://search.internal", {"host": "search.internal", "port": 80, "use_ssl": False}),
+    ],
+)
+def test_endpoints_keep_their_path_prefix(endpoint: str, expected: dict[str, Any]):
+    assert parse_endpoint(endpoint) == expected
+
+
+def test_endpoint_must_be_a_url():
+    with pytest.raises(ConfigurationError):
+        parse_endpoint("localhost:9200")
+
+
+# --- index definition -----------------------------------------------------------------------
+
+
+def test_unknown_numbers_map_to_exact_keyword_with_numeric_subfield():
+    templates = {
+        name: spec
+        for entry in index_mappings()["dynamic_templates"]
+        for name, spec in entry.items()
+    }
+
+    for name in ("dynamodb_integers", "dynamodb_decimals"):
+        mapping = templates[name]["mapping"]
+        assert mapping["type"] == "keyword"
+        assert mapping["fields"]["num"] == {"type": "double", "ignore_malformed": True}
+    assert templates["dynamodb_strings"]["match_mapping_type"] == "string"
+    assert index_mappings()["date_detection"] is False
+
+
+def test_known_fields_and_bookkeeping_are_mapped_explicitly():
+    properties = index_mappings()["properties"]
+
+    assert properties["year"] == {"type": "integer", "coerce": False}
+    assert properties["book_id"] == {"type": "keyword"}
+    assert properties[SYNC_FIELD]["dynamic"] == "strict"
+    assert alias_filter() == {"bool": {"must_not": [{"term": {"_sync.deleted": True}}]}}
+
+
+def test_index_body_creates_the_alias_with_the_filter():
+    body = index_body("books")
+
+    assert concrete_index_name("books") == "books-v1"
+    assert body["aliases"] == {"books": {"is_write_index": True, "filter": alias_filter()}}
+    assert index_template("books")["index_patterns"] == ["books-v*"]
+    assert body["settings"]["index"]["mapping"]["depth"]["limit"] >= 32
