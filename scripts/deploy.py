@@ -12,6 +12,7 @@ state together with it and the next ``make deploy`` starts clean.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import subprocess
@@ -140,6 +141,17 @@ def destroy(env: dict[str, str], paths: stackctl.Paths) -> None:
     (paths.state / "deploy.env").unlink(missing_ok=True)
 
 
+def hold_root_lock() -> None:
+    """Serialise Terraform runs on the local root across stacks of this clone.
+
+    tflocal writes its provider override file into the root folder, so two deploys at once
+    (e.g. a second stack with its own STACK_STATE_DIR) would trip over each other's file.
+    """
+    lock = (LOCAL_ROOT / ".deploy.lock").open("w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    hold_root_lock.file = lock  # type: ignore[attr-defined]  # held until the process exits
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["apply", "destroy", "plan"])
@@ -147,6 +159,7 @@ def main() -> None:
     settings, paths = stackctl.load_settings(), stackctl.Paths.from_env()
     require_stack(settings, paths)
     env = terraform_env(paths, settings)
+    hold_root_lock()
     if args.command == "apply":
         apply(env, paths)
     elif args.command == "destroy":
