@@ -12,12 +12,14 @@ state together with it and the next ``make deploy`` starts clean.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,15 +143,23 @@ def destroy(env: dict[str, str], paths: stackctl.Paths) -> None:
     (paths.state / "deploy.env").unlink(missing_ok=True)
 
 
-def hold_root_lock() -> None:
+@contextlib.contextmanager
+def root_lock() -> Iterator[None]:
     """Serialise Terraform runs on the local root across stacks of this clone.
 
     tflocal writes its provider override file into the root folder, so two deploys at once
     (e.g. a second stack with its own STACK_STATE_DIR) would trip over each other's file.
     """
-    lock = (LOCAL_ROOT / ".deploy.lock").open("w")
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    hold_root_lock.file = lock  # type: ignore[attr-defined]  # held until the process exits
+    with (LOCAL_ROOT / ".deploy.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def plan(env: dict[str, str], paths: stackctl.Paths) -> None:
+    if not FUNCTION_ZIP.exists():
+        build_function()
+    init(env, paths)
+    terraform(env, "plan", "-input=false", "-no-color")
 
 
 def main() -> None:
@@ -159,16 +169,13 @@ def main() -> None:
     settings, paths = stackctl.load_settings(), stackctl.Paths.from_env()
     require_stack(settings, paths)
     env = terraform_env(paths, settings)
-    hold_root_lock()
-    if args.command == "apply":
-        apply(env, paths)
-    elif args.command == "destroy":
-        destroy(env, paths)
-    else:
-        if not FUNCTION_ZIP.exists():
-            build_function()
-        init(env, paths)
-        terraform(env, "plan", "-input=false", "-no-color", "-detailed-exitcode")
+    with root_lock():
+        if args.command == "apply":
+            apply(env, paths)
+        elif args.command == "destroy":
+            destroy(env, paths)
+        else:
+            plan(env, paths)
 
 
 if __name__ == "__main__":
