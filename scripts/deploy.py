@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "stack"))
 
 import stackctl  # noqa: E402  (the stack's own settings and paths; stdlib only)
+from ddb_opensearch_sync.client import make_client  # noqa: E402
 
 LOCAL_ROOT = ROOT / "infra" / "envs" / "local"
 FUNCTION_ZIP = ROOT / "build" / "sync-function.zip"
@@ -58,33 +60,51 @@ def terraform_env(paths: stackctl.Paths, settings: dict[str, str]) -> dict[str, 
         "TF_CLI_CONFIG_FILE": str(stackctl.terraform_cli_config(paths)),
         "TF_DATA_DIR": str(paths.state / "terraform" / "local"),
         "TF_IN_AUTOMATION": "1",
+        "DISABLE_DEPRECATION_NOTICE": "1",  # tflocal's banner
         # The zip path is an input of the local root; an absolute path keeps -chdir simple.
         "TF_VAR_function_zip_path": str(FUNCTION_ZIP),
         "TF_VAR_localstack_endpoint": f"http://localhost:{settings['LOCALSTACK_PORT']}",
     }
 
 
-def terraform(env: dict[str, str], *args: str, capture: bool = False) -> str:
+# Lines of Terraform's output worth showing as progress; everything goes to the log.
+PROGRESS = re.compile(
+    r"(complete after|Apply complete|Destroy complete|No changes|Plan:|Error|Warning)"
+)
+
+
+def terraform(env: dict[str, str], *args: str, log: Path | None = None) -> str:
+    """Run tflocal on the local root; with ``log``, keep the full output there, show progress.
+
+    Standard error is left alone, so Terraform's errors always reach the terminal.
+    """
     argv = [str(TFLOCAL), f"-chdir={LOCAL_ROOT}", *args]
-    result = subprocess.run(
-        argv, env=env, text=True, check=False, stdout=subprocess.PIPE if capture else None
-    )
+    result = subprocess.run(argv, env=env, text=True, check=False, stdout=subprocess.PIPE)
+    if log is not None:
+        log.write_text(result.stdout)
+        for line in result.stdout.splitlines():
+            if PROGRESS.search(line):
+                print(f"  {line.strip()}", flush=True)
     if result.returncode != 0:
-        raise SystemExit(f"deploy: error: `tflocal {' '.join(args)}` failed (output above)")
-    return result.stdout or ""
+        where = f"; full output in {log}" if log else ""
+        raise SystemExit(f"deploy: error: `tflocal {' '.join(args)}` failed{where}")
+    return result.stdout
+
+
+def state_file(paths: stackctl.Paths) -> Path:
+    return paths.state / "terraform" / "local.tfstate"
 
 
 def init(env: dict[str, str], paths: stackctl.Paths) -> None:
-    state_file = paths.state / "terraform" / "local.tfstate"
-    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state = state_file(paths)
+    state.parent.mkdir(parents=True, exist_ok=True)
     terraform(
         env,
         "init",
         "-input=false",
         "-no-color",
         "-reconfigure",
-        f"-backend-config=path={state_file}",
-        capture=True,
+        f"-backend-config=path={state}",
     )
 
 
@@ -103,7 +123,7 @@ def build_function() -> None:
 
 
 def write_outputs(env: dict[str, str], paths: stackctl.Paths) -> dict[str, str]:
-    outputs = json.loads(terraform(env, "output", "-json", capture=True))
+    outputs = json.loads(terraform(env, "output", "-json"))
     values = {var: str(outputs[name]["value"]) for name, var in OUTPUTS.items() if name in outputs}
     (paths.state / "deploy.env").write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     return values
@@ -125,12 +145,35 @@ def setup_index(values: dict[str, str]) -> None:
     )
 
 
+def reset_index(values: dict[str, str]) -> None:
+    """Empty the index of a deployment made from scratch.
+
+    On AWS a new deployment gets a new, empty domain. Locally every domain proxies to the one
+    long-lived OpenSearch node, whose data outlives LocalStack (which keeps nothing across a
+    restart): without this, documents of a table that no longer exists would stay searchable.
+    """
+    client = make_client(values["OPENSEARCH_ENDPOINT"])
+    alias = values["INDEX_NAME"]
+    if client.indices.exists_alias(name=alias):
+        indices = sorted(client.indices.get_alias(name=alias))
+        say(f"fresh deployment: emptying {', '.join(indices)} (left from an earlier stack)")
+        client.indices.delete(index=",".join(indices))
+
+
+def deploy_log(paths: stackctl.Paths) -> Path:
+    paths.logs.mkdir(parents=True, exist_ok=True)
+    return paths.logs / "deploy.log"
+
+
 def apply(env: dict[str, str], paths: stackctl.Paths) -> None:
     began = time.monotonic()
     build_function()
+    fresh = not state_file(paths).exists()
     init(env, paths)
-    terraform(env, "apply", "-input=false", "-auto-approve", "-no-color")
+    terraform(env, "apply", "-input=false", "-auto-approve", "-no-color", log=deploy_log(paths))
     values = write_outputs(env, paths)
+    if fresh:
+        reset_index(values)
     setup_index(values)
     say(f"done in {time.monotonic() - began:.0f} s")
     for key, value in values.items():
@@ -139,7 +182,7 @@ def apply(env: dict[str, str], paths: stackctl.Paths) -> None:
 
 def destroy(env: dict[str, str], paths: stackctl.Paths) -> None:
     init(env, paths)
-    terraform(env, "destroy", "-input=false", "-auto-approve", "-no-color")
+    terraform(env, "destroy", "-input=false", "-auto-approve", "-no-color", log=deploy_log(paths))
     (paths.state / "deploy.env").unlink(missing_ok=True)
 
 
@@ -159,7 +202,7 @@ def plan(env: dict[str, str], paths: stackctl.Paths) -> None:
     if not FUNCTION_ZIP.exists():
         build_function()
     init(env, paths)
-    terraform(env, "plan", "-input=false", "-no-color")
+    print(terraform(env, "plan", "-input=false", "-no-color"))
 
 
 def main() -> None:

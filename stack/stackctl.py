@@ -35,6 +35,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_FILE = ROOT / "stack.env"
@@ -121,8 +122,12 @@ def shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, check=True, text=True, **kwargs)  # type: ignore[call-overload]
+def run(argv: list[str], **kwargs: Any) -> None:
+    """Run a set-up step quietly; when it fails, show the end of its output and the command."""
+    result = subprocess.run(argv, text=True, capture_output=True, check=False, **kwargs)
+    if result.returncode != 0:
+        output = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
+        raise StackError(f"`{' '.join(argv)}` failed with exit code {result.returncode}:\n{output}")
 
 
 def digest(*items: Path | str) -> str:
@@ -288,7 +293,6 @@ def ensure_opensearch_build(settings: dict[str, str]) -> Path:
             str(OPENSEARCH_PROJECT / "pom.xml"),
             "package",
             "-DskipTests",
-            "-Dstyle.color=never",
             f"-Dopensearch.version={version}",
         ]
     )
@@ -649,9 +653,11 @@ class ComposeStack:
 
     def compose(self, *args: str) -> None:
         env = {**os.environ, **self.settings}
-        run(
+        # Compose's own progress output is worth seeing: not run() quietly.
+        subprocess.run(
             ["docker", "compose", "-f", str(COMPOSE_FILE), "--env-file", str(SETTINGS_FILE), *args],
             env=env,
+            check=True,
         )
 
     def up(self) -> None:
