@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -106,6 +107,14 @@ def init(env: dict[str, str], paths: stackctl.Paths) -> None:
         "-reconfigure",
         f"-backend-config=path={state}",
     )
+
+
+def require_terraform() -> None:
+    if shutil.which("terraform") is None:
+        raise SystemExit(
+            "deploy: error: terraform not found on PATH: install Terraform >= 1.6 "
+            "(with the hashicorp/aws provider from the registry or a filesystem mirror)"
+        )
 
 
 def require_stack(settings: dict[str, str], paths: stackctl.Paths) -> None:
@@ -210,6 +219,7 @@ def main() -> None:
     parser.add_argument("command", choices=["apply", "destroy", "plan"])
     args = parser.parse_args()
     settings, paths = stackctl.load_settings(), stackctl.Paths.from_env()
+    require_terraform()
     require_stack(settings, paths)
     env = terraform_env(paths, settings)
     with root_lock():

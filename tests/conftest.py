@@ -45,6 +45,12 @@ def table_name() -> str:
 
 
 @pytest.fixture(scope="session")
+def index_name() -> str:
+    """The alias the deployed function writes to (searches through it hide tombstones)."""
+    return env("INDEX_NAME")
+
+
+@pytest.fixture(scope="session")
 def opensearch_client(opensearch_url: str):
     """The project's own OpenSearch client (no auth) for the stack's node."""
     from ddb_opensearch_sync.client import make_client
@@ -59,6 +65,20 @@ def sqs_client(aws_endpoint_url: str, aws_region: str):
 
     return boto3.client(
         "sqs",
+        endpoint_url=aws_endpoint_url,
+        region_name=aws_region,
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+    )
+
+
+@pytest.fixture(scope="session")
+def dynamodb_client(aws_endpoint_url: str, aws_region: str):
+    """A DynamoDB client for the stack's LocalStack (any credentials do)."""
+    import boto3
+
+    return boto3.client(
+        "dynamodb",
         endpoint_url=aws_endpoint_url,
         region_name=aws_region,
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
