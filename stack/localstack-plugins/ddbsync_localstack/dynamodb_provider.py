@@ -28,6 +28,7 @@ first among them) and Terraform need from moto but do not get, each fix marked w
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import threading
 import time
@@ -420,7 +421,8 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
             raise _validation_error(f"Invalid ShardIterator: {shard_iterator!r}")
         start = int(number) - shard.starting_sequence_number
         records = [
-            cast(Record, item.to_json()) for item in shard.items[start : start + (limit or 1000)]
+            _with_binary_as_bytes(item.to_json())
+            for item in shard.items[start : start + (limit or 1000)]
         ]
         next_position = int(number) + len(records)
         response = GetRecordsOutput(Records=records)
@@ -428,6 +430,33 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
         if _stream_enabled(shard) or next_position < _end_position(shard):
             response["NextShardIterator"] = _shard_iterator(stream_arn, next_position)
         return response
+
+
+def _with_binary_as_bytes(record: dict[str, Any]) -> Record:
+    """A stream record whose ``B``/``BS`` values are bytes, as LocalStack's serializer expects.
+
+    moto keeps binary values as base64 text; the serializer base64-encodes them again, so a
+    consumer would see base64 of base64 (GetItem is not affected: it answers moto's JSON as is).
+    """
+    images = {
+        name: {attr: _binary_as_bytes(value) for attr, value in image.items()}
+        for name, image in record["dynamodb"].items()
+        if name in ("Keys", "NewImage", "OldImage")
+    }
+    return cast(Record, {**record, "dynamodb": {**record["dynamodb"], **images}})
+
+
+def _binary_as_bytes(value: dict[str, Any]) -> dict[str, Any]:
+    ((kind, inner),) = value.items()
+    if kind == "B":
+        return {"B": base64.b64decode(inner)}
+    if kind == "BS":
+        return {"BS": [base64.b64decode(item) for item in inner]}
+    if kind == "M":
+        return {"M": {key: _binary_as_bytes(item) for key, item in inner.items()}}
+    if kind == "L":
+        return {"L": [_binary_as_bytes(item) for item in inner]}
+    return value
 
 
 def _shard_iterator(stream_arn: str, position: int) -> str:
