@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -736,7 +737,7 @@ def print_env(settings: dict[str, str], paths: Paths, mode: str) -> None:
             if key:
                 lines[key] = value
     for key, value in lines.items():
-        print(f"{key}={value}")
+        print(f"export {key}={shlex.quote(value)}")
 
 
 def main(argv: list[str] | None = None) -> int:
