@@ -14,7 +14,6 @@ so, with the command that fixes it, and exits 1.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import sys
 import time
@@ -98,12 +97,8 @@ class Settings:
 def make_env() -> dict[str, str]:
     """The variables ``make env`` prints (stack addresses, and deployed names after a deploy)."""
     paths = stackctl.Paths.from_env()
-    settings = stackctl.load_settings()
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        stackctl.print_env(settings, paths, stackctl.chosen_mode(paths, for_up=False))
-    pairs = (line.partition("=") for line in printed.getvalue().splitlines())
-    return {key: value for key, _, value in pairs if key}
+    mode = stackctl.chosen_mode(paths, for_up=False)
+    return stackctl.env_values(stackctl.load_settings(), paths, mode)
 
 
 def check_stack_up() -> None:

@@ -718,9 +718,9 @@ def make_stack(mode: str, settings: dict[str, str], paths: Paths) -> NativeStack
     return NativeStack(settings, paths) if mode == "native" else ComposeStack(settings, paths)
 
 
-def print_env(settings: dict[str, str], paths: Paths, mode: str) -> None:
-    """Shell-sourceable settings for tools and tests; deployed names once `make deploy` ran."""
-    lines = {
+def env_values(settings: dict[str, str], paths: Paths, mode: str) -> dict[str, str]:
+    """Settings for tools and tests; the deployed names too once `make deploy` ran."""
+    values = {
         "STACK_MODE": mode,
         "AWS_ENDPOINT_URL": f"http://localhost:{settings['LOCALSTACK_PORT']}",
         "OPENSEARCH_URL": f"http://localhost:{settings['OPENSEARCH_PORT']}",
@@ -735,8 +735,12 @@ def print_env(settings: dict[str, str], paths: Paths, mode: str) -> None:
         for line in deployed.read_text().splitlines():
             key, _, value = line.partition("=")
             if key:
-                lines[key] = value
-    for key, value in lines.items():
+                values[key] = value
+    return values
+
+
+def print_env(settings: dict[str, str], paths: Paths, mode: str) -> None:
+    for key, value in env_values(settings, paths, mode).items():
         print(f"export {key}={shlex.quote(value)}")
 
 
