@@ -7,7 +7,7 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,6 +21,7 @@ from ddb_opensearch_sync.index import concrete_index_name, setup_index
 from ddb_opensearch_sync.records import SYNC_FIELD, TtlPolicy
 from ddb_opensearch_sync.sync import BatchSyncer
 from ddb_opensearch_sync.writer import BulkWriter
+from tests.polling import eventually
 
 _SERIALIZER = TypeSerializer()
 
@@ -187,19 +188,6 @@ def without_sync(document: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in document.items() if k != SYNC_FIELD}
 
 
-def wait_for(
-    probe: Callable[[], Any], done: Callable[[Any], bool], *, timeout: float, what: str
-) -> Any:
-    """Poll ``probe`` until ``done(value)``; fail with the last value seen."""
-    deadline = time.monotonic() + timeout
-    value = probe()
-    while not done(value):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last seen: {value!r:.2000}")
-        value = probe()
-    return value
-
-
 def receive_all(sqs: Any, queue_url: str, count: int, *, timeout: float = 10.0) -> list[dict]:
     """Receive (and delete) ``count`` messages from the queue, as parsed JSON bodies."""
     received: list[dict] = []
@@ -216,7 +204,8 @@ def receive_all(sqs: Any, queue_url: str, count: int, *, timeout: float = 10.0) 
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return received
 
-    return wait_for(probe, lambda got: len(got) >= count, timeout=timeout, what=f"{count} messages")
+    # Long polling (WaitTimeSeconds) paces the probes.
+    return eventually(probe, lambda got: len(got) >= count, f"{count} messages", timeout, 0)
 
 
 def new_queue(sqs: Any, name_prefix: str) -> str:
