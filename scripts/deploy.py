@@ -52,8 +52,12 @@ def say(message: str) -> None:
 
 
 def terraform_env(paths: stackctl.Paths, settings: dict[str, str]) -> dict[str, str]:
+    # tflocal takes any <SERVICE>_ENDPOINT variable as that service's endpoint, so the
+    # OPENSEARCH_ENDPOINT that `make env` exports would send Terraform's OpenSearch API calls
+    # to the domain itself: drop the deployed names from Terraform's environment.
+    inherited = {k: v for k, v in os.environ.items() if k not in OUTPUTS.values()}
     return {
-        **os.environ,
+        **inherited,
         "AWS_ENDPOINT_URL": f"http://localhost:{settings['LOCALSTACK_PORT']}",
         "AWS_DEFAULT_REGION": settings["AWS_DEFAULT_REGION"],
         "AWS_ACCESS_KEY_ID": "test",
@@ -207,11 +211,13 @@ def root_lock() -> Iterator[None]:
         yield
 
 
-def plan(env: dict[str, str], paths: stackctl.Paths) -> None:
+def plan(env: dict[str, str], paths: stackctl.Paths) -> int:
+    """Show what `apply` would change; exit code 0 when nothing, 2 when something."""
     if not FUNCTION_ZIP.exists():
         build_function()
     init(env, paths)
-    print(terraform(env, "plan", "-input=false", "-no-color"))
+    argv = [str(TFLOCAL), f"-chdir={LOCAL_ROOT}", "plan", "-input=false", "-no-color"]
+    return subprocess.run([*argv, "-detailed-exitcode"], env=env, check=False).returncode
 
 
 def main() -> None:
@@ -228,7 +234,7 @@ def main() -> None:
         elif args.command == "destroy":
             destroy(env, paths)
         else:
-            plan(env, paths)
+            sys.exit(plan(env, paths))
 
 
 if __name__ == "__main__":

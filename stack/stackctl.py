@@ -232,12 +232,18 @@ def ensure_checkov_venv() -> Path:
     return ensure_venv(VENV_DIR / "checkov", python, [f"checkov=={CHECKOV_VERSION}"], [])
 
 
-def ensure_localstack_venv() -> Path:
+def ensure_localstack_venv(settings: dict[str, str]) -> Path:
     python = require_python(LOCALSTACK_PYTHON, "LocalStack 4.14.0 needs it")
     return ensure_venv(
         VENV_DIR / "localstack",
         python,
-        ["-r", str(LOCALSTACK_REQUIREMENTS), "-e", str(PLUGINS_PROJECT)],
+        [
+            f"localstack-core[runtime]=={settings['LOCALSTACK_VERSION']}",
+            "-r",
+            str(LOCALSTACK_REQUIREMENTS),
+            "-e",
+            str(PLUGINS_PROJECT),
+        ],
         [LOCALSTACK_REQUIREMENTS, PLUGINS_PROJECT / "pyproject.toml"],
     )
 
@@ -474,7 +480,7 @@ class NativeStack:
             folder.mkdir(parents=True, exist_ok=True)
         self.paths.mode_file.write_text("native\n")
         self.jar = ensure_opensearch_build(self.settings)
-        self.localstack_python = ensure_localstack_venv()
+        self.localstack_python = ensure_localstack_venv(self.settings)
         self.runtimes = ensure_lambda_runtimes()
 
     def start(self, service: Service) -> None:

@@ -69,8 +69,11 @@ def infra_copy(tmp_path: Path) -> Path:
 def tf_env(tmp_path: Path) -> dict[str, str]:
     """Terraform's environment: offline provider mirror (when there is one), data in tmp."""
     cli_config = stackctl.terraform_cli_config(stackctl.Paths(tmp_path / "state"))
+    # tflocal reads <SERVICE>_ENDPOINT variables as service endpoints (`make env` exports
+    # OPENSEARCH_ENDPOINT, the domain's URL): none of them is meant for Terraform.
+    inherited = {k: v for k, v in os.environ.items() if not k.endswith("_ENDPOINT")}
     return {
-        **os.environ,
+        **inherited,
         "TF_CLI_CONFIG_FILE": str(cli_config),
         "TF_DATA_DIR": str(tmp_path / "tf-data"),
         "TF_IN_AUTOMATION": "1",

@@ -1,0 +1,141 @@
+"""The benchmark runs: ``bench/run.py --quick`` against the deployed stack writes every figure.
+
+No speed is asserted (the machine may be busy); only that each figure is there and is a
+number, that the throughput ratios are consistent with the rates they come from, and that no
+write was lost on the way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.deployed
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 300  # seconds; --quick takes under one on the development machine
+
+VARIANTS = ("ours", "ceiling", "seed")
+BATCH_SIZES = ("10", "100", "1000")
+SUMMARY_KEYS = ("median", "min", "max", "spread_pct", "runs")
+E2E_FIGURES = (
+    "written",
+    "write_rate",
+    "sustained_items_per_s",
+    "write_latency_p50_s",
+    "lag_p50_s",
+    "lag_p95_s",
+    "lag_max_s",
+    "indexed_lag_p95_s",
+)
+PROCESSES = ("opensearch", "localstack", "lambda_environments")
+LIFECYCLE_FIGURES = ("make_up_fresh_s", "make_up_warm_s", "make_up_noop_s", "make_deploy_s")
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("bench") / "quick.json"
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
+        env=os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert completed.returncode == 0, f"bench failed:\n{completed.stdout}\n{completed.stderr}"
+    assert "Headline at batch 100" in completed.stdout  # the table was printed
+    return json.loads(out.read_text())
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def assert_summary(entry: dict[str, Any], where: str) -> None:
+    for key in SUMMARY_KEYS:
+        assert key in entry, f"{where}: no {key}"
+    assert all(is_number(entry[k]) for k in SUMMARY_KEYS[:-1]), f"{where}: {entry}"
+    assert entry["runs"] and all(is_number(r) and r > 0 for r in entry["runs"]), where
+    assert entry["min"] <= entry["median"] <= entry["max"], where
+
+
+def test_metadata_says_how_it_ran(result: dict[str, Any]) -> None:
+    meta = result["meta"]
+    assert meta["quick"] is True
+    for key in ("started_at", "cpus", "load_average_start", "load_average_end", "opensearch"):
+        assert key in meta, key
+    assert meta["total_seconds"] > 0
+
+
+def test_throughput_has_every_writer_at_every_batch_size(result: dict[str, Any]) -> None:
+    throughput = result["throughput"]
+    assert throughput["config"]["batch_sizes"] == [int(b) for b in BATCH_SIZES]
+    for variant in VARIANTS:
+        for size in BATCH_SIZES:
+            assert_summary(throughput["rates"][variant][size], f"{variant} at {size}")
+    for ratio in ("ours_over_ceiling", "ours_over_seed"):
+        for size in BATCH_SIZES:
+            assert_summary(throughput["ratios"][ratio][size], f"{ratio} at {size}")
+
+
+def test_ratios_are_the_per_run_quotients_of_the_rates(result: dict[str, Any]) -> None:
+    rates, ratios = result["throughput"]["rates"], result["throughput"]["ratios"]
+    for size in BATCH_SIZES:
+        ours = rates["ours"][size]["runs"]
+        ceiling = rates["ceiling"][size]["runs"]
+        expected = [o / c for o, c in zip(ours, ceiling, strict=True)]
+        got = ratios["ours_over_ceiling"][size]["runs"]
+        assert got == pytest.approx(expected, rel=0.01, abs=0.002), size
+
+
+def test_headline_is_the_batch_100_ratios(result: dict[str, Any]) -> None:
+    throughput = result["throughput"]
+    headline = throughput["headline"]
+    assert headline["batch_size"] == 100
+    ratios = throughput["ratios"]
+    assert headline["ours_over_ceiling"] == ratios["ours_over_ceiling"]["100"]["median"]
+    assert headline["ours_over_seed"] == ratios["ours_over_seed"]["100"]["median"]
+
+
+@pytest.mark.parametrize("phase", ["api", "table"])
+def test_e2e_lag_figures_for_each_way_of_writing(result: dict[str, Any], phase: str) -> None:
+    figures = result["e2e"][phase]
+    for name in E2E_FIGURES:
+        assert is_number(figures.get(name)), f"{phase}.{name} = {figures.get(name)!r}"
+    assert figures["write_errors"] == 0, figures["first_errors"]
+    assert figures["written"] == figures["items"]
+    assert figures["not_searchable"] == 0
+    assert 0 <= figures["lag_p50_s"] <= figures["lag_p95_s"] <= figures["lag_max_s"]
+
+
+def test_stack_memory_at_rest_and_under_load(result: dict[str, Any]) -> None:
+    memory = result["stack"]["memory_mib"]
+    for phase in ("at_rest", "peak_throughput", "peak_e2e"):
+        for process in PROCESSES:
+            assert is_number(memory[phase].get(process)), f"{phase}.{process}"
+        assert memory[phase]["opensearch"] > 0 and memory[phase]["localstack"] > 0, phase
+    for phase in ("throughput", "e2e"):
+        for process in PROCESSES:
+            assert is_number(result["stack"]["cpu_pct_of_one_core"][phase].get(process))
+
+
+def test_lifecycle_timings_are_skipped_in_quick_mode_and_say_so(result: dict[str, Any]) -> None:
+    lifecycle = result["stack"]["lifecycle"]
+    assert "quick mode" in lifecycle["skipped"]
+    assert not set(LIFECYCLE_FIGURES) & set(lifecycle)
+
+
+def test_other_benchmarks_are_run_or_noted(result: dict[str, Any]) -> None:
+    for name in ("backfill_bench", "search_latency"):
+        entry = result["extras"][name]
+        present = (ROOT / "bench" / f"{name}.py").exists()
+        assert ("skipped" not in entry) if present else ("skipped" in entry), entry
+        assert "error" not in entry, entry

@@ -1,0 +1,25 @@
+"""`make deploy` is idempotent: right after a deploy, Terraform sees nothing to change."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.deployed
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_second_plan_shows_no_changes() -> None:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "deploy.py"), "plan"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, f"plan wants changes:\n{result.stdout}\n{result.stderr}"
+    assert "No changes." in result.stdout

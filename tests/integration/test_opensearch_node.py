@@ -1,0 +1,34 @@
+"""The stack's OpenSearch is the real thing, at the version both stack modes pin."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "stack"))
+import stackctl
+
+pytestmark = pytest.mark.stack
+
+MODULES = {
+    "org.opensearch.transport.Netty4Plugin",
+    "org.opensearch.analysis.common.CommonAnalysisPlugin",
+    "org.opensearch.painless.PainlessPlugin",
+    "org.opensearch.index.mapper.MapperExtrasPlugin",
+    "org.opensearch.index.reindex.ReindexPlugin",
+}
+
+
+def test_the_node_reports_the_pinned_version(opensearch_client) -> None:
+    info = opensearch_client.info()
+    assert info["version"]["distribution"] == "opensearch"
+    assert info["version"]["number"] == stackctl.load_settings()["OPENSEARCH_VERSION"]
+
+
+def test_the_node_runs_the_modules_the_project_needs(opensearch_client) -> None:
+    if stackctl.chosen_mode(stackctl.Paths.from_env(), for_up=False) == "compose":
+        pytest.skip("the container ships these as modules, which _cat/plugins does not list")
+    plugins = {row["component"] for row in opensearch_client.cat.plugins(format="json")}
+    assert plugins >= MODULES, f"missing: {sorted(MODULES - plugins)}"
