@@ -1,10 +1,15 @@
-"""Build the sync function's zip, reproducibly: same inputs, same bytes.
+"""Build the Lambda zip (the sync and search functions), reproducibly: same inputs, same bytes.
 
     python scripts/build_lambda.py [--out build/sync-function.zip] [--force]
 
 The zip holds ``lambda/requirements.txt`` installed for the python3.12 x86_64 Lambda runtime
 (manylinux wheels only, no bytecode, no console scripts) and the ``ddb_opensearch_sync``
-package. Entries are sorted and carry a fixed timestamp and fixed permissions, so Terraform's
+package. Both functions run from it, with different handlers: the sync function
+(``ddb_opensearch_sync.handler.handler``) and the search API's
+(``ddb_opensearch_sync.search.handler.handler``). They share every dependency, so a second zip
+would only repeat them and a second build; the search code adds a few kilobytes.
+
+Entries are sorted and carry a fixed timestamp and fixed permissions, so Terraform's
 ``source_code_hash`` changes only when an input does.
 
 Nothing is rebuilt when the inputs are unchanged: the cache key is a hash of the requirements,

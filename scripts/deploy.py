@@ -41,6 +41,7 @@ OUTPUTS = {
     "table_name": "TABLE_NAME",
     "index_name": "INDEX_NAME",
     "function_name": "FUNCTION_NAME",
+    "search_function_name": "SEARCH_FUNCTION_NAME",
     "dlq_url": "DLQ_URL",
     "opensearch_endpoint": "OPENSEARCH_ENDPOINT",
     "stream_arn": "STREAM_ARN",
@@ -143,7 +144,7 @@ def write_outputs(env: dict[str, str], paths: stackctl.Paths) -> dict[str, str]:
 
 
 def setup_index(values: dict[str, str]) -> None:
-    subprocess.run(
+    result = subprocess.run(
         [
             str(CLI),
             "setup-index",
@@ -154,8 +155,11 @@ def setup_index(values: dict[str, str]) -> None:
             "--auth",
             "none",
         ],
-        check=True,
+        check=False,
     )
+    if result.returncode != 0:
+        # setup-index said why on stderr (e.g. an index with an outdated mapping: reindex).
+        raise SystemExit(f"deploy: error: setup-index exited with {result.returncode} (see above)")
 
 
 def reset_index(values: dict[str, str]) -> None:

@@ -3,6 +3,9 @@
 ``setup-index`` creates the index template, the concrete index and the alias (idempotent; run
 at every deploy). Connection options default to the function's environment variables, so the
 same names work in a shell, CI and the Lambda environment; explicit options win.
+
+Exit codes: 0 done, 1 OpenSearch or setup error, 2 configuration error, 3 the alias points to
+an index with an outdated mapping (it needs a reindex; ``--allow-outdated`` accepts it).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from .settings import (
 __all__ = ["build_parser", "main"]
 
 PROG = "ddb-opensearch-sync"
+EXIT_OUTDATED = 3
 
 
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
@@ -54,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         "setup-index",
         help="create the index template, the concrete index and the alias (idempotent)",
         description="Create the index template, the concrete index and the alias. Safe to "
-        "repeat: an existing alias is left where it points and its write index gets the "
-        "current mapping.",
+        "repeat: an existing alias is left where it points. An index made with an older "
+        f"mapping is reported and left alone (exit code {EXIT_OUTDATED}): it needs a reindex.",
     )
     _add_connection_options(setup)
     setup.add_argument(
@@ -64,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=INDEX_GENERATION,
         help="mapping generation; the concrete index is <alias>-v<n> "
         f"(default: {INDEX_GENERATION})",
+    )
+    setup.add_argument(
+        "--allow-outdated",
+        action="store_true",
+        help="exit 0 when the alias points to an index with an outdated mapping (still warned)",
     )
     setup.set_defaults(run=_setup_index)
     return parser
@@ -82,6 +91,12 @@ def _setup_index(args: argparse.Namespace) -> int:
     )
     result = setup_index(client, settings.alias, generation=args.generation)
     print(json.dumps(result.as_dict()))
+    if result.outdated:
+        # Said on stderr, and by the exit code, so that a deploy does not go on silently with
+        # a mapping search cannot use.
+        level = "warning" if args.allow_outdated else "error"
+        print(f"{PROG}: {level}: {result.outdated_message()}", file=sys.stderr)
+        return 0 if args.allow_outdated else EXIT_OUTDATED
     return 0
 
 

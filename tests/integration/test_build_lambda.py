@@ -49,6 +49,7 @@ def test_zip_holds_the_package_and_pinned_runtime_deps_only(build_lambda, tmp_pa
     assert {info.date_time for info in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {info.external_attr >> 16 for info in infos} == {0o100644}
     assert "ddb_opensearch_sync/handler.py" in names
+    assert "ddb_opensearch_sync/search/handler.py" in names  # the search function: same zip
     assert "opensearchpy/__init__.py" in names
     assert "aws_lambda_powertools/__init__.py" in names
     top_level = {name.split("/")[0] for name in names}

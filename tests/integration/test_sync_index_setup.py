@@ -13,6 +13,8 @@ from ddb_opensearch_sync.index import (
     IndexSetupError,
     alias_filter,
     concrete_index_name,
+    index_mappings,
+    index_settings,
     setup_index,
     template_name,
 )
@@ -53,9 +55,12 @@ def test_setup_creates_index_alias_and_template_once(opensearch_client: OpenSear
 def test_setup_adds_the_alias_to_an_existing_concrete_index(
     opensearch_client: OpenSearch, alias: str
 ):
-    # GIVEN the concrete index exists without the alias (an interrupted setup)
+    # GIVEN the concrete index exists, with the current mapping, without the alias (an
+    # interrupted setup, or a concurrent one)
     index = concrete_index_name(alias)
-    opensearch_client.indices.create(index=index)
+    opensearch_client.indices.create(
+        index=index, body={"settings": index_settings(), "mappings": index_mappings()}
+    )
 
     result = setup_index(opensearch_client, alias)
 

@@ -129,7 +129,15 @@ def test_every_variable_has_a_description_type_and_default() -> None:
 def test_the_openapi_document_keeps_terraform_interpolation_out_of_its_vtl() -> None:
     # templatefile() reserves ${ and %{: only the names Terraform injects may use them.
     document = (INFRA / "modules" / "api" / "openapi.yaml").read_text()
-    injected = {"api_name", "partition", "region", "table_name", "role_arn", "security"}
+    injected = {
+        "api_name",
+        "partition",
+        "region",
+        "table_name",
+        "role_arn",
+        "security",
+        "search_uri",
+    }
 
     used = {part.split("}", 1)[0] for part in document.split("${")[1:]}
 
@@ -271,3 +279,24 @@ def test_aws_root_plans_cleanly_against_the_local_stack(
     assert function["runtime"] == "python3.12"
     assert function["handler"] == "ddb_opensearch_sync.handler.handler"
     assert "aws_api_gateway_account.this[0]" in resources
+    search = resources["module.search.aws_lambda_function.search[0]"]
+    assert search["handler"] == "ddb_opensearch_sync.search.handler.handler"
+    assert search["runtime"] == "python3.12"
+    assert {
+        resources[f'module.api.aws_lambda_permission.search["{path}"]']["principal"]
+        for path in ("/books/search", "/books/suggest")
+    } == {"apigateway.amazonaws.com"}
+
+
+def test_the_search_role_is_read_only_in_the_domain_policy_too() -> None:
+    # For principals of the account, an allow in the domain policy alone grants access: the
+    # search role must get its own narrow statement there, not the sync's es:ESHttp*.
+    main = (INFRA / "modules" / "search" / "main.tf").read_text()
+    statement = main.split('sid       = "SearchApi"', 1)[1].split("principals", 1)[0]
+
+    assert 'actions   = ["es:ESHttpGet", "es:ESHttpPost"]' in statement
+    assert "resources = local.search_resources" in statement
+    assert (
+        "aws_iam_role.search"
+        not in main.split('sid       = "SyncAndAdmin"', 1)[1].split("dynamic", 1)[0]
+    )

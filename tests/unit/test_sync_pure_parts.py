@@ -251,7 +251,7 @@ def test_known_fields_and_bookkeeping_are_mapped_explicitly():
 def test_index_body_creates_the_alias_with_the_filter():
     body = index_body("books")
 
-    assert concrete_index_name("books") == "books-v1"
+    assert concrete_index_name("books") == "books-v2"
     assert body["aliases"] == {"books": {"is_write_index": True, "filter": alias_filter()}}
     assert index_template("books")["index_patterns"] == ["books-v*"]
     assert body["settings"]["index"]["mapping"]["depth"]["limit"] >= 32

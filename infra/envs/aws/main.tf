@@ -28,6 +28,11 @@ module "api" {
   web_acl_arn                    = var.web_acl_arn
   log_retention_in_days          = var.log_retention_in_days
 
+  search_function = {
+    name       = module.search.search_function_name
+    invoke_arn = module.search.search_function_invoke_arn
+  }
+
   # Stage logging needs the account's API Gateway CloudWatch role to exist first.
   depends_on = [aws_api_gateway_account.this]
 }
@@ -38,6 +43,12 @@ module "search" {
   domain_name           = "${var.name}-search"
   access_principal_arns = [module.sync.role_arn]
   admin_principal_arn   = var.admin_principal_arn
+
+  # The same zip as the sync function (one build, one set of dependencies); SigV4 by default.
+  search_function = {
+    zip_path    = local.function_zip_path
+    index_alias = var.index_alias
+  }
 
   instance_type  = var.opensearch_instance_type
   instance_count = var.opensearch_instance_count

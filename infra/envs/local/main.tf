@@ -25,6 +25,11 @@ module "api" {
 
   # Local data is throwaway: no continuous backups.
   point_in_time_recovery_enabled = false
+
+  search_function = {
+    name       = module.search.search_function_name
+    invoke_arn = module.search.search_function_invoke_arn
+  }
 }
 
 module "search" {
@@ -32,6 +37,14 @@ module "search" {
 
   domain_name           = "${var.name}-search"
   access_principal_arns = [module.sync.role_arn]
+
+  # The same zip as the sync function (one build, one set of dependencies).
+  search_function = {
+    zip_path    = local.function_zip_path
+    index_alias = var.index_alias
+    # The local OpenSearch node has no security plugin: plain unauthenticated HTTP.
+    opensearch_auth = "none"
+  }
 
   # LocalStack always reports encryption at rest and node to node as off: saying so keeps the
   # second plan empty. It keeps the HTTPS settings but serves the domain over plain HTTP.

@@ -28,6 +28,11 @@ output "function_name" {
   value       = module.sync.function_name
 }
 
+output "search_function_name" {
+  description = "Name of the search function (GET /books/search and /books/suggest)"
+  value       = module.search.search_function_name
+}
+
 output "dlq_url" {
   description = "URL of the dead-letter queue (the event source mapping's on-failure destination)"
   value       = module.sync.dlq_url

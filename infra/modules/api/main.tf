@@ -4,16 +4,25 @@ data "aws_region" "current" {}
 locals {
   table_name = coalesce(var.table_name, "${var.name}-books")
 
+  # Operations served by the search function (Lambda proxy integration) rather than DynamoDB.
+  search_enabled = var.create && var.search_function != null
+  search_paths   = ["/books/search", "/books/suggest"]
+
   # The REST API is one OpenAPI document; Terraform only injects names and ARNs into it.
   # Decoding and re-encoding checks the YAML at plan time and hands API Gateway plain JSON.
-  openapi = var.create ? jsonencode(yamldecode(templatefile("${path.module}/openapi.yaml", {
+  document = var.create ? yamldecode(templatefile("${path.module}/openapi.yaml", {
     api_name   = "${var.name}-api"
     partition  = data.aws_partition.current.partition
     region     = data.aws_region.current.name
     table_name = aws_dynamodb_table.this[0].name
     role_arn   = aws_iam_role.api[0].arn
     security   = jsonencode(var.authorization == "AWS_IAM" ? [{ sigv4 = [] }] : [])
-  }))) : null
+    search_uri = try(var.search_function.invoke_arn, "")
+  })) : null
+  # Without a search function, its two operations are left out of the document.
+  openapi = var.create ? jsonencode(merge(local.document, {
+    paths = { for path, item in local.document.paths : path => item if local.search_enabled || !contains(local.search_paths, path) }
+  })) : null
 }
 
 ################################################################################
@@ -138,6 +147,21 @@ resource "aws_api_gateway_rest_api" "this" {
 
   # The integrations carry the role's ARN, and API Gateway checks the role can be assumed.
   depends_on = [aws_iam_role_policy.api]
+}
+
+################################################################################
+# Search operations: API Gateway may invoke the search function for them only
+################################################################################
+
+resource "aws_lambda_permission" "search" {
+  for_each = local.search_enabled ? toset(local.search_paths) : toset([])
+
+  statement_id  = "apigateway-get-${replace(trimprefix(each.value, "/"), "/", "-")}"
+  action        = "lambda:InvokeFunction"
+  function_name = var.search_function.name
+  principal     = "apigateway.amazonaws.com"
+  # Any stage of this API, this method and path only.
+  source_arn = "${aws_api_gateway_rest_api.this[0].execution_arn}/*/GET${each.value}"
 }
 
 resource "aws_api_gateway_deployment" "this" {

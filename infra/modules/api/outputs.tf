@@ -41,6 +41,11 @@ output "invoke_url" {
   value       = try(trimsuffix(aws_api_gateway_stage.this[0].invoke_url, "/"), null)
 }
 
+output "search_enabled" {
+  description = "Whether the API serves GET /books/search and GET /books/suggest"
+  value       = local.search_enabled
+}
+
 output "api_role_arn" {
   description = "ARN of the role API Gateway assumes to call DynamoDB"
   value       = try(aws_iam_role.api[0].arn, null)

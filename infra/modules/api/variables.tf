@@ -129,6 +129,15 @@ variable "log_kms_key_arn" {
   default     = null
 }
 
+variable "search_function" {
+  description = "Function serving GET /books/search and GET /books/suggest through a Lambda proxy integration (the search module's outputs); null leaves both operations out of the API"
+  type = object({
+    name       = string
+    invoke_arn = string
+  })
+  default = null
+}
+
 variable "web_acl_arn" {
   description = "ARN of a WAFv2 web ACL to associate with the stage; null associates none"
   type        = string

@@ -8,6 +8,12 @@ locals {
 
   principals = compact(concat(var.access_principal_arns, [var.admin_principal_arn]))
   log_types  = var.create ? toset(var.log_types) : toset([])
+
+  search_function      = var.create && var.search_function != null
+  search_function_name = local.search_function ? coalesce(var.search_function.name, "${var.domain_name}-api") : null
+  # The one path the search function calls (POST/GET <alias>/_search): its role and the
+  # domain's policy both stop there, so it can read the index and nothing else.
+  search_resources = local.search_function ? ["${local.domain_arn}/${var.search_function.index_alias}/_search"] : []
 }
 
 ################################################################################
@@ -24,6 +30,22 @@ data "aws_iam_policy_document" "access" {
     principals {
       type        = "AWS"
       identifiers = local.principals
+    }
+  }
+
+  # The search function's role gets its own, narrower statement: for principals of the same
+  # account, an allow in either the domain policy or the role's policy is enough, so listing
+  # the role above would give it every es:ESHttp* action whatever its own policy says.
+  dynamic "statement" {
+    for_each = local.search_function ? [1] : []
+    content {
+      sid       = "SearchApi"
+      actions   = ["es:ESHttpGet", "es:ESHttpPost"]
+      resources = local.search_resources
+      principals {
+        type        = "AWS"
+        identifiers = [aws_iam_role.search[0].arn]
+      }
     }
   }
 }
@@ -148,4 +170,112 @@ resource "aws_cloudwatch_log_resource_policy" "this" {
 
   policy_name     = "opensearch-${var.domain_name}"
   policy_document = data.aws_iam_policy_document.logs[0].json
+}
+
+################################################################################
+# Search function: GET /books/search and /books/suggest (behind the API's
+# Lambda proxy integration), reading the index through the alias
+################################################################################
+
+data "aws_iam_policy_document" "search_assume" {
+  count = local.search_function ? 1 : 0
+
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "search" {
+  count = local.search_function ? 1 : 0
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.search[0].arn}:*"]
+  }
+
+  statement {
+    sid       = "SearchIndex"
+    actions   = ["es:ESHttpGet", "es:ESHttpPost"]
+    resources = local.search_resources
+  }
+
+  dynamic "statement" {
+    # X-Ray accepts no resource-level permissions: only granted when tracing is Active.
+    for_each = var.search_function.tracing_mode == "Active" ? [1] : []
+    content {
+      sid       = "Tracing"
+      actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+      resources = ["*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "search" {
+  count = local.search_function ? 1 : 0
+
+  name_prefix        = "${substr(local.search_function_name, 0, 30)}-"
+  description        = "Execution role of the ${local.search_function_name} function (reads the search index)"
+  assume_role_policy = data.aws_iam_policy_document.search_assume[0].json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "search" {
+  count = local.search_function ? 1 : 0
+
+  name   = "search"
+  role   = aws_iam_role.search[0].id
+  policy = data.aws_iam_policy_document.search[0].json
+}
+
+resource "aws_cloudwatch_log_group" "search" {
+  count = local.search_function ? 1 : 0
+
+  name              = "/aws/lambda/${local.search_function_name}"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "search" {
+  count = local.search_function ? 1 : 0
+
+  #checkov:skip=CKV_AWS_116:Only invoked synchronously, by API Gateway's Lambda proxy integration, which returns any error to the caller; an async DLQ would never receive anything.
+  #checkov:skip=CKV_AWS_117:No VPC: the function reaches CloudWatch Logs and the domain's public (SigV4-guarded) endpoint without NAT gateways or VPC endpoints, like the sync function.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile, which neither the local stack nor the reproducible zip build has; the zip is pinned by source_code_hash.
+  function_name    = local.search_function_name
+  description      = "Serves the books API's search and suggest operations from the OpenSearch index"
+  role             = aws_iam_role.search[0].arn
+  filename         = var.search_function.zip_path
+  source_code_hash = filebase64sha256(var.search_function.zip_path)
+  handler          = var.search_function.handler
+  runtime          = var.search_function.runtime
+  architectures    = [var.search_function.architecture]
+  memory_size      = var.search_function.memory_size
+  timeout          = var.search_function.timeout
+  kms_key_arn      = var.search_function.kms_key_arn
+
+  reserved_concurrent_executions = var.search_function.reserved_concurrent_executions
+
+  environment {
+    variables = {
+      OPENSEARCH_ENDPOINT     = "${var.endpoint_scheme}://${trimsuffix(aws_opensearch_domain.this[0].endpoint, "/")}"
+      OPENSEARCH_AUTH         = var.search_function.opensearch_auth
+      INDEX_ALIAS             = var.search_function.index_alias
+      POWERTOOLS_SERVICE_NAME = "ddb-opensearch-sync-search"
+      POWERTOOLS_LOG_LEVEL    = var.search_function.log_level
+    }
+  }
+
+  tracing_config {
+    mode = var.search_function.tracing_mode
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_cloudwatch_log_group.search, aws_iam_role_policy.search]
 }

@@ -22,3 +22,27 @@ output "log_group_names" {
   description = "Log groups the domain publishes to, by log type"
   value       = { for type, group in aws_cloudwatch_log_group.this : type => group.name }
 }
+
+################################################################################
+# Search function
+################################################################################
+
+output "search_function_name" {
+  description = "Name of the search function (null without one)"
+  value       = try(aws_lambda_function.search[0].function_name, null)
+}
+
+output "search_function_arn" {
+  description = "ARN of the search function"
+  value       = try(aws_lambda_function.search[0].arn, null)
+}
+
+output "search_function_invoke_arn" {
+  description = "Invoke ARN of the search function (the uri of an API Gateway Lambda proxy integration)"
+  value       = try(aws_lambda_function.search[0].invoke_arn, null)
+}
+
+output "search_role_arn" {
+  description = "ARN of the search function's execution role"
+  value       = try(aws_iam_role.search[0].arn, null)
+}

@@ -152,3 +152,37 @@ variable "timeouts" {
   })
   default = {}
 }
+
+################################################################################
+# Search function
+################################################################################
+
+variable "search_function" {
+  description = "The search API's function (GET /books/search and /books/suggest): null for none, else its zip (scripts/build_lambda.py) and settings; it may only es:ESHttpGet/ESHttpPost <index_alias>/_search"
+  type = object({
+    zip_path                       = string
+    name                           = optional(string)
+    handler                        = optional(string, "ddb_opensearch_sync.search.handler.handler")
+    runtime                        = optional(string, "python3.12")
+    architecture                   = optional(string, "x86_64")
+    memory_size                    = optional(number, 256)
+    timeout                        = optional(number, 15)
+    reserved_concurrent_executions = optional(number, -1)
+    index_alias                    = optional(string, "books")
+    opensearch_auth                = optional(string, "sigv4")
+    log_level                      = optional(string, "INFO")
+    tracing_mode                   = optional(string, "PassThrough")
+    kms_key_arn                    = optional(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.search_function == null || try(contains(["sigv4", "none"], var.search_function.opensearch_auth), false)
+    error_message = "search_function.opensearch_auth must be sigv4 or none."
+  }
+
+  validation {
+    condition     = var.search_function == null || try(contains(["PassThrough", "Active"], var.search_function.tracing_mode), false)
+    error_message = "search_function.tracing_mode must be PassThrough or Active."
+  }
+}
