@@ -165,9 +165,20 @@ class System:
 
     # --- API ---
 
-    def call(self, method: str, path: str, expected: int, body: Any = None) -> requests.Response:
+    def call(
+        self,
+        method: str,
+        path: str,
+        expected: int,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> requests.Response:
         response = self.http.request(
-            method, f"{self.settings.api_url}{path}", json=body, timeout=HTTP_TIMEOUT
+            method,
+            f"{self.settings.api_url}{path}",
+            json=body,
+            params=params,
+            timeout=HTTP_TIMEOUT,
         )
         if response.status_code != expected:
             raise DemoError(
@@ -187,6 +198,15 @@ class System:
     def delete(self, book_id: str) -> None:
         self.call("DELETE", f"/books/{book_id}", 204)
         self.created.remove(book_id)
+
+    def search_api(self, text: str) -> dict[str, Any]:
+        """GET /books/search, limited to this run's books by a tag filter."""
+        params = {"q": text, "tag": self.run_tag}
+        return dict(self.call("GET", "/books/search", 200, params=params).json())
+
+    def suggest_api(self, prefix: str) -> list[dict[str, Any]]:
+        response = self.call("GET", "/books/suggest", 200, params={"prefix": prefix})
+        return list(response.json()["suggestions"])
 
     # --- DynamoDB and OpenSearch ---
 
@@ -336,23 +356,27 @@ class Demo:
         self.out.print("  number, event, time) that orders writes and makes replays harmless.")
 
     def full_text_search(self) -> None:
-        self.heading(f"3. Full-text search: {SEARCH_TEXT!r} in title, author, summary and tags")
-        query = {
-            "multi_match": {
-                "query": SEARCH_TEXT,
-                "fields": ["title^3", "author^2", "summary", "tags.text"],
-            }
-        }
-        table = self.table("score", "title", "author", "year")
-        for hit in self.system.search(query):
-            source = hit["_source"]
+        self.heading(f"3. Search through the API: GET /books/search?q={SEARCH_TEXT}")
+        found = self.system.search_api(SEARCH_TEXT)
+        table = self.table("score", "title", "author", "highlights")
+        for item in found["items"]:
+            fragments = [f for field in item.get("highlights", {}).values() for f in field]
             table.add_row(
-                f"{hit['_score']:.2f}",
-                escape(source["title"]),
-                escape(source["author"]),
-                str(source.get("year", "")),
+                f"{item['score']:.0f}",
+                escape(item["title"]),
+                escape(item["author"]),
+                escape(" ... ".join(fragments)[:80]),
             )
         self.out.print(table)
+        decades = ", ".join(f"{d['decade']}s: {d['count']}" for d in found["facets"]["decades"])
+        self.out.print(
+            f"  {found['total']} hit(s); typo-tolerant, phrases first; by decade: {decades}"
+        )
+        prefix = "neu"
+        titles = [s["title"] for s in self.system.suggest_api(prefix)]
+        self.out.print(
+            f"  GET /books/suggest?prefix={prefix} completes to: {escape(', '.join(titles))}"
+        )
 
     def update_book(self, title: str) -> None:
         book_id = self.ids[title]
