@@ -20,18 +20,20 @@ re-reads or skips hits on the next. Ranking comes from the query's clause boosts
 `ddb_opensearch_sync.search.query`). ``title.suggest`` (``search_as_you_type``) serves
 completions, ``title.keyword``/``author.keyword`` exact matches and facets.
 
-Number policy (why the dynamic templates look like this): DynamoDB numbers have up to 38
-significant digits; ``long`` holds 19 and ``double`` about 16, and dynamic mapping would fix a
-field to ``long`` on the first integer and then silently truncate a later ``1.5``. So every
-number in an attribute this mapping does not name is mapped as ``keyword`` -- the exact digits
-as written in the document, good for term queries and aggregations -- with a ``num``
-sub-field of type ``double`` for ranges and sorting (approximate beyond 16 digits;
-``ignore_malformed`` so that a string in the same attribute does not reject the item). The
-``_source`` keeps the exact number token either way. Known fields get explicit types;
-``year`` is an ``integer`` that refuses to coerce, so ``1999.5`` is rejected (and
-dead-lettered) rather than stored as ``1999``. Strings are text with a ``keyword`` sub-field,
-booleans boolean, maps objects; date and numeric detection are off so that a string never
-fixes a field to a type a later string cannot meet.
+Unknown attributes and the number policy (why the dynamic templates look like this): DynamoDB
+numbers have up to 38 significant digits; ``long`` holds 19 and ``double`` about 16, and
+dynamic mapping would fix a field to ``long`` on the first integer and then silently truncate a
+later ``1.5``. DynamoDB is also schemaless: one list may hold a string, a number and a boolean,
+and dynamic mapping would give them conflicting types and reject the item. So every scalar of an
+attribute this mapping does not name gets one mapping whatever its JSON type: ``keyword`` -- the
+exact value as written in the document (all digits of a number), for term queries and
+aggregations -- with a ``text`` sub-field for words and a ``num`` sub-field of type ``double``
+for ranges and sorting (approximate beyond 16 digits; ``ignore_malformed`` skips non-numbers).
+The ``_source`` keeps the exact number token either way. Maps become objects; an attribute that
+is a map in one item and a scalar in another still conflicts, and that item is dead-lettered
+with the error. Known fields get explicit types; ``year`` is an ``integer`` that refuses to
+coerce, so ``1999.5`` is rejected (and dead-lettered) rather than stored as ``1999``. Date and
+numeric detection are off so that a string never fixes a field to a type a later one cannot meet.
 """
 
 from __future__ import annotations
@@ -67,21 +69,25 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-INDEX_GENERATION = 2
+INDEX_GENERATION = 3
 """Bump when a mapping change needs a new concrete index (and a reindex).
 
 1: the sync's mapping. 2: search analyzers, boolean similarity, ``title.suggest``.
+3: one mapping for every scalar of an unknown attribute, so that mixed lists index.
 """
 
 DYNAMODB_MAX_DEPTH = 32
 """DynamoDB nests maps and lists up to 32 levels; OpenSearch's default depth limit is 20."""
 
 _KEYWORD = {"type": "keyword", "ignore_above": 256}
-_BOOLEAN = {"type": "boolean"}
-_TEXT_WITH_KEYWORD = {"type": "text", "fields": {"keyword": _KEYWORD}}
-_NUMBER = {
+# Every scalar of an attribute the mapping does not name: exact value, words, and number.
+_ANY_SCALAR = {
     "type": "keyword",
-    "fields": {"num": {"type": "double", "ignore_malformed": True}},
+    "ignore_above": 256,
+    "fields": {
+        "text": {"type": "text"},
+        "num": {"type": "double", "ignore_malformed": True},
+    },
 }
 
 TEXT_ANALYZER = "book_text"
@@ -168,10 +174,8 @@ def _mapping_body() -> dict[str, Any]:
         "date_detection": False,
         "numeric_detection": False,
         "dynamic_templates": [
-            {"dynamodb_integers": {"match_mapping_type": "long", "mapping": _NUMBER}},
-            {"dynamodb_decimals": {"match_mapping_type": "double", "mapping": _NUMBER}},
-            {"dynamodb_strings": {"match_mapping_type": "string", "mapping": _TEXT_WITH_KEYWORD}},
-            {"dynamodb_booleans": {"match_mapping_type": "boolean", "mapping": _BOOLEAN}},
+            {f"dynamodb_{kind}s": {"match_mapping_type": kind, "mapping": _ANY_SCALAR}}
+            for kind in ("string", "long", "double", "boolean")
         ],
         "properties": {
             "book_id": {"type": "keyword"},

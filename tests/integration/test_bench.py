@@ -84,6 +84,7 @@ def test_throughput_has_every_writer_at_every_batch_size(result: dict[str, Any])
     for ratio in ("ours_over_ceiling", "ours_over_seed"):
         for size in BATCH_SIZES:
             assert_summary(throughput["ratios"][ratio][size], f"{ratio} at {size}")
+    assert is_number(throughput["mapping_us_per_record"])
 
 
 def test_ratios_are_the_per_run_quotients_of_the_rates(result: dict[str, Any]) -> None:
@@ -114,12 +115,15 @@ def test_e2e_lag_figures_for_each_way_of_writing(result: dict[str, Any], phase: 
     assert figures["written"] == figures["items"]
     assert figures["not_searchable"] == 0
     assert 0 <= figures["lag_p50_s"] <= figures["lag_p95_s"] <= figures["lag_max_s"]
+    for process in PROCESSES:
+        assert is_number(figures["cpu_pct_of_one_core"].get(process)), process
+        assert is_number(figures["peak_rss_mib"].get(process)), process
 
 
 def test_stack_memory_at_rest_and_under_load(result: dict[str, Any]) -> None:
     memory = result["stack"]["memory_mib"]
     for phase in ("at_rest", "peak_throughput", "peak_e2e"):
-        for process in PROCESSES:
+        for process in (*PROCESSES, "lambda_environment_count"):
             assert is_number(memory[phase].get(process)), f"{phase}.{process}"
         assert memory[phase]["opensearch"] > 0 and memory[phase]["localstack"] > 0, phase
     for phase in ("throughput", "e2e"):

@@ -18,6 +18,7 @@ from ddb_opensearch_sync.deadletter import (
     message_body,
 )
 from ddb_opensearch_sync.index import (
+    INDEX_GENERATION,
     alias_filter,
     concrete_index_name,
     index_body,
@@ -224,18 +225,20 @@ def test_endpoint_must_be_a_url():
 # --- index definition -----------------------------------------------------------------------
 
 
-def test_unknown_numbers_map_to_exact_keyword_with_numeric_subfield():
+def test_every_scalar_of_an_unknown_attribute_gets_one_mapping():
     templates = {
-        name: spec
+        spec["match_mapping_type"]: spec["mapping"]
         for entry in index_mappings()["dynamic_templates"]
-        for name, spec in entry.items()
+        for spec in entry.values()
     }
 
-    for name in ("dynamodb_integers", "dynamodb_decimals"):
-        mapping = templates[name]["mapping"]
-        assert mapping["type"] == "keyword"
-        assert mapping["fields"]["num"] == {"type": "double", "ignore_malformed": True}
-    assert templates["dynamodb_strings"]["match_mapping_type"] == "string"
+    # One mapping whatever the JSON type, so that a list mixing them indexes.
+    assert set(templates) == {"string", "long", "double", "boolean"}
+    assert len({json.dumps(m, sort_keys=True) for m in templates.values()}) == 1
+    mapping = templates["long"]
+    assert mapping["type"] == "keyword"  # exact digits of a number
+    assert mapping["fields"]["num"] == {"type": "double", "ignore_malformed": True}
+    assert mapping["fields"]["text"]["type"] == "text"
     assert index_mappings()["date_detection"] is False
 
 
@@ -251,7 +254,7 @@ def test_known_fields_and_bookkeeping_are_mapped_explicitly():
 def test_index_body_creates_the_alias_with_the_filter():
     body = index_body("books")
 
-    assert concrete_index_name("books") == "books-v2"
+    assert concrete_index_name("books") == f"books-v{INDEX_GENERATION}"
     assert body["aliases"] == {"books": {"is_write_index": True, "filter": alias_filter()}}
     assert index_template("books")["index_patterns"] == ["books-v*"]
     assert body["settings"]["index"]["mapping"]["depth"]["limit"] >= 32
