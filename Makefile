@@ -9,7 +9,8 @@ SHELL := /bin/bash
 STACKCTL := python3 stack/stackctl.py
 PY := .venv/tools/bin/python
 
-.PHONY: help up down status env clean distclean tools deploy destroy demo test lint format
+.PHONY: help up down status env clean distclean tools deploy destroy demo test lint format \
+	backfill reconcile reindex
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +41,20 @@ deploy: tools ## build the function and apply infra/envs/local to the running st
 
 destroy: tools ## destroy what `make deploy` created
 	@$(PY) scripts/deploy.py destroy
+
+# The operator commands against the deployed system: `make reconcile ARGS="--repair"`.
+# Settings come from `make env` (the alias is the deployed INDEX_NAME); exit codes pass through.
+SYNC_CLI = set -a; eval "$$($(STACKCTL) env)"; set +a; \
+	INDEX_ALIAS="$${INDEX_ALIAS:-$$INDEX_NAME}" .venv/tools/bin/ddb-opensearch-sync
+
+backfill: tools ## load the deployed table into the index (ARGS="--resume" ...)
+	@$(SYNC_CLI) backfill $(ARGS)
+
+reconcile: tools ## compare table and index (ARGS="--repair --report drift.json" ...)
+	@$(SYNC_CLI) reconcile $(ARGS)
+
+reindex: tools ## rebuild the index without downtime (ARGS="--delete-old" ...)
+	@$(SYNC_CLI) reindex $(ARGS)
 
 demo: up deploy ## bring everything up and run the demo
 	@$(PY) scripts/demo.py

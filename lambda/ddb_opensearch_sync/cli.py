@@ -1,11 +1,12 @@
 """``ddb-opensearch-sync``: operator commands around the index.
 
 ``setup-index`` creates the index template, the concrete index and the alias (idempotent; run
-at every deploy). Connection options default to the function's environment variables, so the
-same names work in a shell, CI and the Lambda environment; explicit options win.
-
-Exit codes: 0 done, 1 OpenSearch or setup error, 2 configuration error, 3 the alias points to
-an index with an outdated mapping (it needs a reindex; ``--allow-outdated`` accepts it).
+at every deploy). ``backfill`` loads the table into the index, ``reconcile`` compares (and
+repairs) them, ``reindex`` rebuilds the index under the alias without downtime; each is safe
+while the stream keeps writing. Connection options default to the function's environment
+variables, so the same names work in a shell, CI and the Lambda environment; explicit options
+win. Every command prints one JSON line on stdout; progress and summaries go to stderr.
+Exit codes: see `EXIT_CODES`.
 """
 
 from __future__ import annotations
@@ -13,9 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
+import textwrap
+import threading
 from collections.abc import Sequence
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from opensearchpy.exceptions import OpenSearchException
 
 from .client import make_client
@@ -24,15 +32,40 @@ from .settings import (
     ENV_INDEX_ALIAS,
     ENV_OPENSEARCH_AUTH,
     ENV_OPENSEARCH_ENDPOINT,
+    ENV_TABLE_NAME,
     Auth,
     ConfigurationError,
     Settings,
 )
 
-__all__ = ["build_parser", "main"]
+__all__ = ["ExitCode", "build_parser", "main"]
 
 PROG = "ddb-opensearch-sync"
-EXIT_OUTDATED = 3
+
+
+class ExitCode(IntEnum):
+    """What a script can rely on (also in ``--help``)."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    DRIFT = 3
+    """The index needs attention: drift (reconcile) or an outdated mapping (setup-index)."""
+    REJECTED = 4
+    INCOMPLETE = 5
+    INTERRUPTED = 130
+
+
+EXIT_CODES = """exit codes:
+  0    done: backfilled, in sync (reconcile), switched (reindex)
+  1    error: OpenSearch, DynamoDB or AWS failed; documents not written after retries
+  2    usage or configuration error
+  3    the index needs attention: reconcile found drift (and, with --repair, not all of it
+       was repaired); setup-index found an outdated mapping (reindex, or --allow-outdated)
+  4    done, but some items cannot be indexed (the function dead-letters them too)
+  5    stopped by --max-pages; continue with --resume
+  130  interrupted (Ctrl-C); continue with --resume
+"""
 
 
 def _add_connection_options(parser: argparse.ArgumentParser) -> None:
@@ -50,8 +83,53 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="request timeout, seconds")
 
 
+def _add_table_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--table", help=f"DynamoDB table name (${ENV_TABLE_NAME})")
+    parser.add_argument(
+        "--dynamodb-endpoint", help="DynamoDB endpoint URL (default: $AWS_ENDPOINT_URL or AWS)"
+    )
+    parser.add_argument(
+        "--segments", type=_positive, default=4, help="parallel scan segments/workers (default: 4)"
+    )
+    parser.add_argument(
+        "--page-size", type=_positive, help="items per Scan page (default: DynamoDB's 1 MB pages)"
+    )
+    parser.add_argument(
+        "--progress",
+        choices=["auto", "bar", "plain", "none"],
+        default="auto",
+        help="a progress bar on a terminal, plain lines otherwise (default: auto)",
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _command(commands: Any, name: str, help_text: str, description: str) -> Any:
+    parser = commands.add_parser(
+        name,
+        help=help_text,
+        # Raw formatting keeps the exit-code table; the prose is wrapped here instead.
+        description=textwrap.fill(description, 88),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_connection_options(parser)
+    _add_table_options(parser)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__.split("\n")[0],
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     setup = commands.add_parser(
@@ -59,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the index template, the concrete index and the alias (idempotent)",
         description="Create the index template, the concrete index and the alias. Safe to "
         "repeat: an existing alias is left where it points. An index made with an older "
-        f"mapping is reported and left alone (exit code {EXIT_OUTDATED}): it needs a reindex.",
+        f"mapping is reported and left alone (exit code {ExitCode.DRIFT}): it needs a reindex.",
     )
     _add_connection_options(setup)
     setup.add_argument(
@@ -75,6 +153,73 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 0 when the alias points to an index with an outdated mapping (still warned)",
     )
     setup.set_defaults(run=_setup_index)
+
+    backfill = _command(
+        commands,
+        "backfill",
+        "load every table item into the index (parallel scan, resumable)",
+        "Load every item of the table into the index through the alias, with the function's "
+        "own mapping and writer. Safe while the stream is live: a backfilled document never "
+        "overwrites one already indexed, and every stream change wins over it. Checkpoints "
+        "after every page; --resume continues an interrupted run.",
+    )
+    backfill.add_argument("--resume", action="store_true", help="continue from the checkpoints")
+    backfill.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        help="where checkpoints live (default: ./.ddb-opensearch-sync/backfill-<table>-<alias>)",
+    )
+    backfill.add_argument(
+        "--max-pages", type=_positive, help="stop after writing this many pages (exit code 5)"
+    )
+    backfill.set_defaults(run=_backfill)
+
+    reconcile = _command(
+        commands,
+        "reconcile",
+        "compare table and index; report (and --repair) missing, extra and stale documents",
+        "Compare every table item with its document (content without _sync) and report "
+        "missing, extra and stale documents. Differences are observed again for --settle "
+        "seconds, so changes still in flight through the stream are not reported as drift.",
+    )
+    reconcile.add_argument("--repair", action="store_true", help="fix the drift found")
+    reconcile.add_argument("--report", type=Path, help="write the JSON report to this file")
+    reconcile.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        help="seconds a difference may take to resolve itself (default: 5)",
+    )
+    reconcile.set_defaults(run=_reconcile)
+
+    reindex = _command(
+        commands,
+        "reindex",
+        "rebuild the index under the alias from the table, without downtime",
+        "Create <alias>-v<n+1> with the current mapping, backfill it from the table, copy "
+        "the changes the function made meanwhile, then move the alias atomically. Readers "
+        "and the function never see an empty or partial index; the old index is kept "
+        "(write-blocked) unless --delete-old.",
+    )
+    reindex.add_argument("--generation", type=_positive, help="new index generation")
+    reindex.add_argument("--delete-old", action="store_true", help="delete the old index")
+    reindex.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    reindex.add_argument("--abort", action="store_true", help="undo an unfinished run")
+    reindex.add_argument(
+        "--state-dir",
+        type=Path,
+        help="state and checkpoints (default: ./.ddb-opensearch-sync/reindex-<alias>)",
+    )
+    reindex.add_argument(
+        "--margin",
+        type=float,
+        default=300.0,
+        help="seconds of clock difference allowed between this host and DynamoDB (default 300)",
+    )
+    reindex.add_argument(
+        "--max-pages", type=_positive, help="stop the backfill after this many pages (exit 5)"
+    )
+    reindex.set_defaults(run=_reindex)
     return parser
 
 
@@ -96,11 +241,161 @@ def _setup_index(args: argparse.Namespace) -> int:
         # a mapping search cannot use.
         level = "warning" if args.allow_outdated else "error"
         print(f"{PROG}: {level}: {result.outdated_message()}", file=sys.stderr)
-        return 0 if args.allow_outdated else EXIT_OUTDATED
+        return ExitCode.OK if args.allow_outdated else ExitCode.DRIFT
     return 0
 
 
+# --- data commands ----------------------------------------------------------------------
+
+
+class _Context:
+    """What the data commands share: settings, clients, the table, the progress display."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from .progress import make_progress
+        from .table import TableInfo, make_dynamodb_client
+
+        self.settings = _settings(args)
+        table = args.table or os.environ.get(ENV_TABLE_NAME)
+        if not table:
+            raise ConfigurationError(f"{ENV_TABLE_NAME} is not set (or pass --table)")
+        # Exact numbers: reconcile compares documents and reindex copies them.
+        self.client = make_client(
+            self.settings.endpoint,
+            auth=self.settings.auth,
+            region=self.settings.region,
+            timeout=args.timeout,
+            exact_numbers=True,
+        )
+        self.dynamodb = make_dynamodb_client(self.settings.region, args.dynamodb_endpoint)
+        self.table = TableInfo.describe(self.dynamodb, table)
+        self.progress = make_progress(args.progress)
+        self.writer_options: dict[str, Any] = {
+            "max_bytes": self.settings.bulk_max_bytes,
+            "max_actions": self.settings.bulk_max_actions,
+            "request_timeout": args.timeout,
+        }
+
+    def writer(self, alias: str | None = None) -> Any:
+        from .writer import BulkWriter
+
+        return BulkWriter(self.client, alias or self.settings.alias, **self.writer_options)
+
+
+def _safe_name(*parts: str) -> str:
+    return "-".join(parts).replace("/", "_")
+
+
+def _print_result(result: dict[str, Any]) -> None:
+    print(json.dumps(result, default=str), flush=True)
+
+
+def _stopped_code(stopped: str | None) -> ExitCode:
+    return ExitCode.INTERRUPTED if stopped == "interrupted" else ExitCode.INCOMPLETE
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    from .backfill import BackfillOptions, default_checkpoint_dir, run_backfill
+
+    context = _Context(args)
+    alias = context.settings.alias
+    options = BackfillOptions(
+        segments=args.segments,
+        page_size=args.page_size,
+        checkpoint_dir=args.checkpoint_dir or default_checkpoint_dir(context.table.name, alias),
+        resume=args.resume,
+        max_pages=args.max_pages,
+    )
+    report = run_backfill(
+        context.dynamodb, context.writer(), context.table, options, progress=context.progress
+    )
+    _print_result(report.as_dict())
+    print(
+        f"backfill {report.table} -> {report.target}: {report.scanned} items, "
+        f"{report.written} written, {report.stale} already indexed, {report.rejected} rejected"
+        + (f"; stopped ({report.stopped}), continue with --resume" if report.stopped else ""),
+        file=sys.stderr,
+    )
+    if not report.completed:
+        return _stopped_code(report.stopped)
+    return ExitCode.REJECTED if report.rejected else ExitCode.OK
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from .reconcile import ReconcileOptions, reconcile
+
+    context = _Context(args)
+    options = ReconcileOptions(
+        segments=args.segments, page_size=args.page_size, settle=args.settle, repair=args.repair
+    )
+    report = reconcile(
+        context.dynamodb,
+        context.client,
+        context.writer(),
+        context.table,
+        options,
+        progress=context.progress,
+    )
+    result = report.as_dict(options.max_listed)
+    if args.report:
+        args.report.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    _print_result(result)
+    print(report.summary(), file=sys.stderr)
+    if report.repair is not None and report.repair["failed"]:
+        return ExitCode.ERROR
+    if not report.in_sync:
+        return ExitCode.DRIFT
+    rejected = report.unindexable or (report.repair and report.repair["rejected"])
+    return ExitCode.REJECTED if rejected else ExitCode.OK
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    from .backfill import BackfillOptions
+    from .reindex import ReindexOptions, abort_reindex, reindex
+
+    context = _Context(args)
+    alias = context.settings.alias
+    options = ReindexOptions(
+        state_dir=args.state_dir or Path(".ddb-opensearch-sync") / _safe_name("reindex", alias),
+        backfill=BackfillOptions(
+            segments=args.segments, page_size=args.page_size, max_pages=args.max_pages
+        ),
+        generation=args.generation,
+        margin=args.margin,
+        delete_old=args.delete_old,
+        resume=args.resume,
+    )
+    if args.abort:
+        _print_result(abort_reindex(context.client, alias, options))
+        return ExitCode.OK
+    report = reindex(
+        context.dynamodb,
+        context.client,
+        context.table,
+        alias,
+        options,
+        writer_options=context.writer_options,
+        progress=context.progress,
+        stop=threading.Event(),
+    )
+    _print_result(report.as_dict())
+    if not report.switched:
+        print(f"reindex stopped ({report.stopped}); continue with --resume", file=sys.stderr)
+        return _stopped_code(report.stopped)
+    print(
+        f"reindex {report.alias}: {report.old_index} -> {report.new_index} "
+        f"(writes paused {report.frozen_seconds} s)"
+        + ("; old index deleted" if report.deleted_old else "; old index kept, write-blocked"),
+        file=sys.stderr,
+    )
+    rejected = (report.backfill or {}).get("rejected")
+    return ExitCode.REJECTED if rejected else ExitCode.OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from .backfill import BackfillError
+    from .reindex import ReindexError
+
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
@@ -108,12 +403,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.run(args))
-    except (ConfigurationError, IndexSetupError) as error:
+    except ConfigurationError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2 if isinstance(error, ConfigurationError) else 1
+        return ExitCode.USAGE
+    except (IndexSetupError, BackfillError, ReindexError) as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return ExitCode.ERROR
     except OpenSearchException as error:
         print(f"{PROG}: error: OpenSearch: {error}", file=sys.stderr)
-        return 1
+        return ExitCode.ERROR
+    except (ClientError, BotoCoreError) as error:
+        print(f"{PROG}: error: AWS: {error}", file=sys.stderr)
+        return ExitCode.ERROR
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

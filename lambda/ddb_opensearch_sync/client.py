@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 from opensearchpy import AWSV4SignerAuth, OpenSearch, RequestsHttpConnection
+from opensearchpy.exceptions import SerializationError
+from opensearchpy.serializer import JSONSerializer
 
 from .settings import Auth, ConfigurationError
 
-__all__ = ["SIGV4_SERVICE", "make_client", "parse_endpoint"]
+__all__ = ["SIGV4_SERVICE", "ExactJSONSerializer", "make_client", "parse_endpoint"]
 
 SIGV4_SERVICE = "es"
 """The signing name of Amazon OpenSearch Service domains."""
+
+
+class ExactJSONSerializer(JSONSerializer):
+    """Reads JSON numbers with a fraction or exponent as `Decimal`, not float.
+
+    Documents hold DynamoDB numbers with up to 38 significant digits (`records.dumps`); a
+    float keeps about 16, so comparing stored documents (reconcile) or copying them (reindex)
+    needs the exact digits. Integers are exact in Python already.
+    """
+
+    def loads(self, s: str) -> Any:
+        try:
+            return json.loads(s, parse_float=Decimal)
+        except (ValueError, TypeError) as error:
+            raise SerializationError(s, error) from None
 
 
 def parse_endpoint(endpoint: str) -> dict[str, Any]:
@@ -42,8 +61,11 @@ def make_client(
     auth: Auth | str = Auth.NONE,
     region: str | None = None,
     timeout: float = 30.0,
+    exact_numbers: bool = False,
 ) -> OpenSearch:
     """A client for one domain.
+
+    ``exact_numbers`` parses responses with `ExactJSONSerializer` (for reading documents).
 
     Transport-level retries are off: callers retry with backoff inside their own deadline
     (`writer.BulkWriter`), which opensearch-py's immediate retries would not respect.
@@ -66,4 +88,5 @@ def make_client(
         timeout=timeout,
         max_retries=0,
         retry_on_timeout=False,
+        **({"serializer": ExactJSONSerializer()} if exact_numbers else {}),
     )

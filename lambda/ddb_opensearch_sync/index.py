@@ -58,6 +58,8 @@ __all__ = [
     "SetupResult",
     "alias_filter",
     "concrete_index_name",
+    "current_index",
+    "generation_of",
     "index_body",
     "index_mappings",
     "index_settings",
@@ -124,6 +126,13 @@ def template_name(alias: str) -> str:
 
 def concrete_index_name(alias: str, generation: int = INDEX_GENERATION) -> str:
     return f"{alias}-v{generation}"
+
+
+def generation_of(index: str, alias: str) -> int | None:
+    """The generation ``n`` of a concrete index named ``<alias>-v<n>``, else ``None``."""
+    prefix = f"{alias}-v"
+    suffix = index[len(prefix) :] if index.startswith(prefix) else ""
+    return int(suffix) if suffix.isdigit() else None
 
 
 def alias_filter() -> dict[str, Any]:
@@ -296,6 +305,14 @@ def _write_index(alias: str, targets: dict[str, Any]) -> str:
     if len(writers) != 1:
         raise IndexSetupError(f"alias {alias!r} points to {sorted(targets)} and no write index")
     return writers[0]
+
+
+def current_index(client: OpenSearch, alias: str) -> str:
+    """The concrete index the alias writes to (and reads from, outside a reindex)."""
+    targets = _alias_targets(client, alias)
+    if not targets:
+        raise IndexSetupError(f"alias {alias!r} does not exist: run setup-index first")
+    return _write_index(alias, targets)
 
 
 def setup_index(

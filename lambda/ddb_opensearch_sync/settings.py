@@ -23,6 +23,7 @@ __all__ = [
     "ENV_INDEX_ALIAS",
     "ENV_OPENSEARCH_AUTH",
     "ENV_OPENSEARCH_ENDPOINT",
+    "ENV_TABLE_NAME",
     "ENV_TTL_EXPIRY_POLICY",
     "Auth",
     "ConfigurationError",
@@ -43,6 +44,9 @@ ENV_BULK_MAX_BYTES = "BULK_MAX_BYTES"
 """Optional tuning: byte cap of one ``_bulk`` request body."""
 ENV_BULK_MAX_ACTIONS = "BULK_MAX_ACTIONS"
 """Optional tuning: action cap of one ``_bulk`` request."""
+ENV_TABLE_NAME = "TABLE_NAME"
+"""The DynamoDB table the operator commands (backfill, reconcile, reindex) read; the
+function itself never needs it (its events name the stream)."""
 ENV_AWS_REGION = "AWS_REGION"
 """Set by the Lambda runtime; ``AWS_DEFAULT_REGION`` is the fallback."""
 

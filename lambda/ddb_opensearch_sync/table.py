@@ -1,0 +1,190 @@
+"""The DynamoDB side of the operator commands: key schema, parallel scans, items as changes.
+
+A scanned item is turned into the change it stands for -- an ``INSERT`` stream record with the
+item as its ``NewImage`` -- and handed to `records.to_change`, the function's own mapping, so a
+backfilled or reconciled document can never differ from one the stream would have written.
+What sequence number and version such a change carries is the caller's decision
+(`backfill` explains the scheme).
+
+Only the operator CLI imports this module; the function never does.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .records import Change, EventName, document_id, to_change
+
+DynamoDBClient = Any
+"""boto3 generates its clients at run time; this alias names the role in signatures."""
+
+__all__ = [
+    "BACKFILL_SEQUENCE",
+    "DynamoDBClient",
+    "TableInfo",
+    "decode_key",
+    "encode_key",
+    "item_change",
+    "keys_from_document",
+    "make_dynamodb_client",
+    "scan_pages",
+    "stream_image",
+    "tombstone_change",
+]
+
+BACKFILL_SEQUENCE = "0"
+"""The sequence number of a change read from the table rather than the stream: lower than
+every real one (they are 21 to 40 digits), so `records.is_newer` ranks it oldest."""
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    """What the commands need to know about a table: its name and key schema."""
+
+    name: str
+    key_types: Mapping[str, str]
+    """Key attribute name -> ``S``, ``N`` or ``B``."""
+    item_count: int
+    """DynamoDB's approximate count (refreshed about every six hours on AWS); for ETAs only."""
+
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        return tuple(self.key_types)
+
+    @classmethod
+    def describe(cls, dynamodb: DynamoDBClient, name: str) -> TableInfo:
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
+        keys = {k["AttributeName"]: types[k["AttributeName"]] for k in table["KeySchema"]}
+        return cls(name=name, key_types=keys, item_count=int(table.get("ItemCount", 0)))
+
+
+def make_dynamodb_client(
+    region: str | None = None, endpoint_url: str | None = None
+) -> DynamoDBClient:
+    """A DynamoDB client that retries throttled scans with adaptive client-side rate limiting.
+
+    The endpoint comes from ``AWS_ENDPOINT_URL`` (boto3 reads it) unless given.
+    """
+    import boto3
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "adaptive", "max_attempts": 10})
+    return boto3.client(
+        "dynamodb", region_name=region, endpoint_url=endpoint_url or None, config=config
+    )
+
+
+# --- attribute values: the client's encoding <-> the stream event's ---------------------
+
+
+def stream_image(value: Any) -> Any:
+    """An item as the client returns it (binary as ``bytes``) in the encoding of a Lambda
+    stream event (binary as base64 text), which is what `records` reads."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, Mapping):
+        return {k: stream_image(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [stream_image(v) for v in value]
+    return value
+
+
+def encode_key(key: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``LastEvaluatedKey`` as JSON (binary key values as base64 text), for checkpoints."""
+    return stream_image(key)
+
+
+def decode_key(key: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of `encode_key`: an ``ExclusiveStartKey`` the client accepts."""
+    decoded: dict[str, Any] = {}
+    for name, value in key.items():
+        (kind, raw), *_ = value.items()
+        decoded[name] = {kind: base64.b64decode(raw) if kind == "B" else raw}
+    return decoded
+
+
+# --- items as changes --------------------------------------------------------------------
+
+
+def _record(event: EventName, keys: Mapping[str, Any], image: Mapping[str, Any] | None, seq: str):
+    stream: dict[str, Any] = {"Keys": keys, "SequenceNumber": seq}
+    if image is not None:
+        stream["NewImage"] = image
+    # No ApproximateCreationDateTime: the change gets natural version 0 (`records`).
+    return {"eventName": event.value, "eventSource": "aws:dynamodb", "dynamodb": stream}
+
+
+def item_change(
+    item: Mapping[str, Any],
+    table: TableInfo,
+    *,
+    sequence_number: str = BACKFILL_SEQUENCE,
+    version: int = 0,
+) -> Change:
+    """The ``INSERT`` change an item read from the table stands for.
+
+    Raises `records.MalformedRecordError` for an item the function could not index either.
+    """
+    image = stream_image(item)
+    keys = {name: image[name] for name in table.key_names if name in image}
+    change = to_change(_record(EventName.INSERT, keys, image, sequence_number))
+    return change if version == 0 else dataclasses.replace(change, version=version)
+
+
+def tombstone_change(
+    keys: Mapping[str, Any], *, sequence_number: str = BACKFILL_SEQUENCE, version: int = 0
+) -> Change:
+    """The ``REMOVE`` change for typed, event-encoded ``keys``."""
+    change = to_change(_record(EventName.REMOVE, keys, None, sequence_number))
+    return change if version == 0 else dataclasses.replace(change, version=version)
+
+
+def keys_from_document(
+    doc_id: str, source: Mapping[str, Any], table: TableInfo
+) -> dict[str, Any] | None:
+    """The typed (event-encoded) keys of an indexed document, or ``None`` when its source does
+    not hold keys that map back to its id (a document nobody wrote through this sync)."""
+    keys: dict[str, Any] = {}
+    for name, kind in table.key_types.items():
+        value = source.get(name)
+        if value is None or isinstance(value, bool | Mapping | list):
+            return None
+        keys[name] = {kind: str(value)}
+    try:
+        return keys if document_id(keys) == doc_id else None
+    except ValueError:  # MalformedRecordError: not a key of this table's types
+        return None
+
+
+# --- scans ----------------------------------------------------------------------------------
+
+
+def scan_pages(
+    dynamodb: DynamoDBClient,
+    table: str,
+    *,
+    segment: int,
+    total_segments: int,
+    start_key: Mapping[str, Any] | None = None,
+    page_size: int | None = None,
+    consistent: bool = False,
+) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any] | None]]:
+    """Yield ``(items, last_evaluated_key)`` for each page of one segment of a parallel scan,
+    starting after ``start_key``; the last page has no key."""
+    params: dict[str, Any] = {
+        "TableName": table,
+        "Segment": segment,
+        "TotalSegments": total_segments,
+        "ConsistentRead": consistent,
+    }
+    if start_key:
+        # The paginator sends this on the first request and its own tokens after that.
+        params["ExclusiveStartKey"] = dict(start_key)
+    config = {"PageSize": page_size} if page_size else {}
+    for page in dynamodb.get_paginator("scan").paginate(**params, PaginationConfig=config):
+        yield page.get("Items", []), page.get("LastEvaluatedKey")

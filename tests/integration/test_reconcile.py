@@ -1,0 +1,167 @@
+"""Reconcile against the local stack: zero drift when healthy; drift injected directly into
+OpenSearch is found, reported exactly, and repaired; a repaired document still loses to the
+next stream change."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from opensearchpy import OpenSearch
+
+from ddb_opensearch_sync.client import make_client
+from ddb_opensearch_sync.records import SYNC_FIELD, dumps, plain_image
+from tests.polling import eventually
+
+from .pipeline_support import (
+    Table,
+    aws_session,
+    book,
+    check,
+    new_alias,
+    new_pipeline,
+    new_table,
+    run_cli,
+)
+from .sync_support import stored_documents, typed, without_sync
+
+pytestmark = pytest.mark.stack
+
+ITEMS = 120
+
+
+@pytest.fixture(scope="module")
+def client(opensearch_url: str) -> OpenSearch:
+    return make_client(opensearch_url, exact_numbers=True)
+
+
+@pytest.fixture(scope="module")
+def session(aws_region: str):
+    return aws_session(aws_region)
+
+
+@pytest.fixture(scope="module")
+def filled_table(session, aws_endpoint_url: str) -> Iterator[Table]:
+    with new_table(session, aws_endpoint_url, stream=False) as table:
+        table.put_all([book(n) for n in range(ITEMS)])
+        yield table
+
+
+@pytest.fixture
+def backfilled(client, filled_table, opensearch_url, aws_endpoint_url, tmp_path):
+    """An alias holding exactly the table, and the options that reach both."""
+    with new_alias(client) as alias:
+        options = (
+            *("--table", filled_table.name, "--alias", alias, "--endpoint", opensearch_url),
+            *("--dynamodb-endpoint", aws_endpoint_url, "--progress", "none"),
+        )
+        code, _ = run_cli("backfill", *options, "--checkpoint-dir", str(tmp_path / "cp"))
+        assert code == 0
+        yield alias, options
+
+
+def inject_drift(client: OpenSearch, alias: str) -> None:
+    """Damage the index behind the sync's back, one way per kind of drift."""
+    index = client.indices.get_alias(name=alias).popitem()[0]
+    client.delete(index=index, id="book-00003")  # missing
+    altered = stored_documents(client, alias, ["book-00004", "book-00005"])
+    # (records.dumps keeps every digit; the client's own serializer would write floats.)
+    client.index(index=alias, id="book-00004", body=dumps({**altered["book-00004"], "title": "x"}))
+    del altered["book-00005"]["tags"]  # stale: a field lost
+    client.index(index=alias, id="book-00005", body=dumps(altered["book-00005"]))
+    client.index(index=alias, id="book-99999", body={"book_id": "book-99999"})  # extra
+    client.index(index=alias, id="no-key", body={"title": "not from this table"})  # extra
+
+
+def test_a_healthy_index_has_zero_drift(backfilled, tmp_path):
+    _, options = backfilled
+    report_file = tmp_path / "report.json"
+
+    code, printed = run_cli("reconcile", *options, "--report", str(report_file))
+
+    assert code == 0
+    report = json.loads(report_file.read_text())
+    assert report == printed
+    assert report["in_sync"] is True
+    assert report["counts"] == {
+        "table_items": ITEMS,
+        "index_documents": ITEMS,
+        "candidates": 0,
+        "settled": 0,
+        "unindexable": 0,
+        "missing": 0,
+        "extra": 0,
+        "stale": 0,
+    }
+
+
+def test_injected_drift_is_reported_and_repaired(client, backfilled, tmp_path):
+    alias, options = backfilled
+    inject_drift(client, alias)
+
+    # WHEN reconcile runs without --repair
+    code, report = run_cli("reconcile", *options, "--settle", "0.5")
+
+    # THEN it fails with the drift exit code and names every damaged document
+    assert code == 3
+    assert report["in_sync"] is False
+    found = {d["id"]: d["kind"] for d in report["drift"]}
+    assert found == {
+        "book-00003": "missing",
+        "book-00004": "stale",
+        "book-00005": "stale",
+        "book-99999": "extra",
+        "no-key": "extra",
+    }
+    fields = {d["id"]: d["fields"] for d in report["drift"] if d["kind"] == "stale"}
+    assert fields["book-00004"] == {"changed": ["title"], "only_in_table": [], "only_in_index": []}
+    assert fields["book-00005"]["only_in_table"] == ["tags"]
+
+    # WHEN it runs with --repair
+    code, repaired = run_cli("reconcile", *options, "--settle", "0.5", "--repair")
+
+    # THEN everything is fixed through the write path, and a fresh run agrees
+    assert code == 0, repaired
+    assert repaired["repair"]["written"] == 4  # 3 documents and 1 tombstone
+    assert repaired["repair"]["deleted"] == 1  # the document no key maps to
+    assert repaired["remaining"] == []
+    assert run_cli("reconcile", *options)[0] == 0
+    stored = stored_documents(client, alias, ["book-00004", "book-99999", "no-key"])
+    assert without_sync(stored["book-00004"]) == plain_image(typed(book(4)))
+    assert stored["book-99999"][SYNC_FIELD]["deleted"] is True
+    assert "no-key" not in stored
+
+
+@pytest.mark.deployed
+def test_repairs_lose_to_later_stream_changes(client, session, aws_endpoint_url):
+    with (
+        new_table(session, aws_endpoint_url, stream=True) as table,
+        new_alias(client) as alias,
+        new_pipeline(session, aws_endpoint_url, table, alias, client),
+    ):
+        # GIVEN items synced by the stream, then damaged in the index
+        table.put_all([book(n) for n in range(10)])
+        eventually(check(client, table, alias), lambda r: r.in_sync, "the stream to sync")
+        inject_drift(client, alias)
+
+        # WHEN reconcile repairs while the stream is live
+        report = check(client, table, alias)()
+        assert {d.doc_id for d in report.drift} >= {"book-00003", "book-00004"}
+        repair = check(client, table, alias, repair=True)()
+        assert repair.in_sync, repair.as_dict()
+
+        # THEN changes made after the repair still win over the repaired documents
+        for n in (3, 4, 5):
+            table.table.update_item(
+                Key={"book_id": f"book-{n:05d}"},
+                UpdateExpression="SET title = :t",
+                ExpressionAttributeValues={":t": "after repair"},
+            )
+        ids = ["book-00003", "book-00004", "book-00005"]
+        eventually(
+            lambda: stored_documents(client, alias, ids),
+            lambda docs: all(docs[i]["title"] == "after repair" for i in ids),
+            "the later changes to reach the index",
+        )
+        assert eventually(check(client, table, alias), lambda r: r.in_sync, "no drift").in_sync
