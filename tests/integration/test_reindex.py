@@ -10,7 +10,7 @@ import pytest
 from opensearchpy import OpenSearch
 
 from ddb_opensearch_sync.client import make_client
-from ddb_opensearch_sync.index import concrete_index_name, current_index
+from ddb_opensearch_sync.index import INDEX_GENERATION, concrete_index_name, current_index
 from ddb_opensearch_sync.reindex import work_alias
 from tests.polling import eventually
 
@@ -122,7 +122,7 @@ def test_reindex_while_the_function_writes(
 
         # THEN the alias moved to the next generation; the old index is kept, write-blocked
         assert code == 0, report
-        new = concrete_index_name(alias, 2)
+        new = concrete_index_name(alias, INDEX_GENERATION + 1)
         assert (report["old_index"], report["new_index"], report["switched"]) == (old, new, True)
         assert current_index(client, alias) == new
         assert list(client.indices.get_alias(name=alias)) == [new]
@@ -152,7 +152,8 @@ def test_interrupted_reindex_resumes_aborts_and_deletes_old(
         table.put_all([book(n) for n in range(ITEMS)])
         args = options(table, alias, opensearch_url, aws_endpoint_url, str(tmp_path))
         assert run_cli("backfill", *args[:-2], "--checkpoint-dir", str(tmp_path / "b"))[0] == 0
-        v1, v2, v3 = (concrete_index_name(alias, n) for n in (1, 2, 3))
+        # v1 is the index the alias starts on; each reindex makes the next generation.
+        v1, v2, v3 = (concrete_index_name(alias, INDEX_GENERATION + n) for n in (0, 1, 2))
 
         # WHEN a reindex stops after one page of its backfill
         code, stopped = run_cli("reindex", *args, "--page-size", "20", "--max-pages", "1")
