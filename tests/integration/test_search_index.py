@@ -151,7 +151,7 @@ def test_the_cli_fails_on_an_outdated_index_unless_allowed(
     allowed = cli.main([*argv, "--allow-outdated"])
     allowed_out = capsys.readouterr()
 
-    assert strict == cli.EXIT_OUTDATED
+    assert strict == cli.ExitCode.DRIFT
     assert json.loads(strict_out.out)["outdated"] is True
     assert "error:" in strict_out.err and "outdated" in strict_out.err
     assert allowed == 0
