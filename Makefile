@@ -9,7 +9,7 @@ SHELL := /bin/bash
 STACKCTL := python3 stack/stackctl.py
 PY := .venv/tools/bin/python
 
-.PHONY: help up down status env clean distclean tools deploy destroy demo test lint format \
+.PHONY: help up down status env clean distclean tools deploy destroy demo test lint format bench \
 	backfill reconcile reindex
 
 help: ## list the commands
@@ -61,6 +61,10 @@ demo: up deploy ## bring everything up and run the demo
 
 test: ## run every test against a fresh deployment (starts and stops the stack if it was down)
 	@scripts/test.sh
+
+bench: up deploy ## run the benchmarks against the deployed stack (BENCH_ARGS=--quick: < 1 min)
+	@set -a; eval "$$($(STACKCTL) env)"; set +a
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 lint: tools ## ruff and terraform fmt
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && terraform fmt -check -recursive infra

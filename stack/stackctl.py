@@ -221,7 +221,9 @@ def ensure_tools_venv() -> Path:
     python = next((p for v in TOOLS_PYTHONS if (p := find_python(v))), None)
     if python is None:
         raise StackError("Python 3.11+ not found. Install one (e.g. `pyenv install 3.12`).")
-    return ensure_venv(VENV_DIR / "tools", python, ["-e", ".[dev]"], [ROOT / "pyproject.toml"])
+    return ensure_venv(
+        VENV_DIR / "tools", python, ["-e", ".[dev,bench]"], [ROOT / "pyproject.toml"]
+    )
 
 
 def ensure_checkov_venv() -> Path:

@@ -1,0 +1,100 @@
+"""Plot throughput against batch size from a result file (needs matplotlib: the ``bench``
+extra, ``pip install -e '.[bench]'``).
+
+    python bench/plot.py bench/results/latest.json bench/results/throughput.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["plot_throughput"]
+
+STYLE = {
+    "ours": ("ours (handler)", "tab:blue", "o"),
+    "ceiling": ("ceiling (helpers.bulk, same documents)", "tab:green", "s"),
+    "seed": ("seed's way (per record, refresh=True)", "tab:red", "^"),
+}
+
+
+def plot_throughput(result: Mapping[str, Any], out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    throughput = result["throughput"]
+    sizes = throughput["config"]["batch_sizes"]
+    figure, (rates_ax, ratio_ax) = plt.subplots(
+        1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [3, 2]}
+    )
+    for variant, (label, colour, marker) in STYLE.items():
+        entries = [throughput["rates"][variant][str(s)] for s in sizes]
+        medians = [e["median"] for e in entries]
+        errors = [
+            [m - e["min"] for m, e in zip(medians, entries, strict=True)],
+            [e["max"] - m for m, e in zip(medians, entries, strict=True)],
+        ]
+        rates_ax.errorbar(
+            sizes, medians, yerr=errors, label=label, color=colour, marker=marker, capsize=3
+        )
+    rates_ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="stream batch size (records per invocation)",
+        ylabel="records/s (median, min-max bars)",
+        title="Function throughput vs batch size",
+    )
+    rates_ax.set_xticks(sizes, [str(s) for s in sizes])
+    rates_ax.grid(True, which="both", alpha=0.3)
+    rates_ax.legend(fontsize=8)
+
+    ratios = [throughput["ratios"]["ours_over_ceiling"][str(s)] for s in sizes]
+    ratio_ax.bar(
+        [str(s) for s in sizes],
+        [r["median"] for r in ratios],
+        yerr=[
+            [r["median"] - r["min"] for r in ratios],
+            [r["max"] - r["median"] for r in ratios],
+        ],
+        color="tab:blue",
+        capsize=3,
+    )
+    ratio_ax.axhline(0.8, color="tab:orange", linestyle="--", label="target 0.8x")
+    ratio_ax.set(
+        ylim=(0, 1.1),
+        xlabel="stream batch size",
+        ylabel="ours / ceiling",
+        title="Share of the bulk ceiling",
+    )
+    ratio_ax.legend(fontsize=8)
+    load = result.get("meta", {}).get("load_average_start")
+    if load:
+        figure.text(
+            0.01,
+            0.01,
+            f"load average at start {load[0]:.2f} on {result['meta'].get('cpus')} CPUs",
+            fontsize=7,
+            color="grey",
+        )
+    figure.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=110)
+    plt.close(figure)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("result", type=Path)
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args()
+    print(plot_throughput(json.loads(args.result.read_text()), args.out))
+
+
+if __name__ == "__main__":
+    main()
