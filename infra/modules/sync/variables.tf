@@ -57,7 +57,7 @@ variable "function_zip_path" {
 variable "handler" {
   description = "Handler of the function"
   type        = string
-  default     = "ddb_opensearch_sync.handler.handler"
+  default     = "ddb_opensearch_sync.sync.handler.handler"
 }
 
 variable "runtime" {

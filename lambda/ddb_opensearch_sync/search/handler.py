@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from aws_lambda_powertools import Logger
 from opensearchpy.exceptions import OpenSearchException, TransportError
 
-from ..client import make_client
-from ..settings import Settings
+from ..core.settings import Settings
+from ..index.client import make_client
 from .params import InvalidParameterError, QueryParameters, parse_search, parse_suggest
 from .query import search_body, search_page, suggest_body, suggest_page
 

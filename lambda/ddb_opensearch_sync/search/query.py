@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..index import alias_filter
+from ..core.mapping import alias_filter
 from .params import SearchRequest, SuggestRequest
 from .token import Cursor, encode_token
 from .types import DecadeCount, FacetCount, Facets, Highlights, SearchHit, SearchPage, SuggestPage

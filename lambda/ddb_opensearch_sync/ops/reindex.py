@@ -43,7 +43,6 @@ file keeps T0 and the index names; the backfill has its checkpoints) or is undon
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -54,21 +53,23 @@ from typing import TYPE_CHECKING, Any
 
 from opensearchpy import helpers
 
-from .backfill import BackfillOptions, run_backfill
-from .index import (
-    alias_filter,
+from ..core.mapping import (
+    alias_spec,
     concrete_index_name,
-    current_index,
     generation_of,
     index_mappings,
     index_settings,
     index_template,
     template_name,
 )
+from ..core.records import SYNC_FIELD, Action, Change, EventName, dumps, stored_sequence
+from ..core.settings import DEFAULT_MARGIN
+from ..index.setup import current_index
+from ..index.writer import BulkWriter, Outcome, write_page
+from .backfill import BackfillOptions, run_backfill
 from .progress import NullProgress, Progress
-from .records import SYNC_FIELD, Action, Change, EventName, dumps
+from .state import read_json, write_json
 from .table import BACKFILL_SEQUENCE, DynamoDBClient, TableInfo
-from .writer import BulkWriter, Outcome
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -99,7 +100,7 @@ class ReindexOptions:
     backfill: BackfillOptions = field(default_factory=BackfillOptions)
     generation: int | None = None
     """The new index's generation; default: the current one + 1."""
-    margin: float = 300.0
+    margin: float = DEFAULT_MARGIN
     catch_up_passes: int = 5
     delete_old: bool = False
     resume: bool = False
@@ -137,18 +138,12 @@ def _state_file(options: ReindexOptions) -> Path:
 
 
 def _load_state(options: ReindexOptions, alias: str) -> dict[str, Any] | None:
-    path = _state_file(options)
-    if not path.exists():
-        return None
-    state = json.loads(path.read_text(encoding="utf-8"))
-    return state if state.get("alias") == alias else None
+    state = read_json(_state_file(options))
+    return state if state is not None and state.get("alias") == alias else None
 
 
 def _save_state(options: ReindexOptions, state: Mapping[str, Any]) -> None:
-    options.state_dir.mkdir(parents=True, exist_ok=True)
-    tmp = _state_file(options).with_suffix(".tmp")
-    tmp.write_text(json.dumps(state), encoding="utf-8")
-    tmp.replace(_state_file(options))
+    write_json(_state_file(options), state)
 
 
 def _clear_state(options: ReindexOptions) -> None:
@@ -197,8 +192,6 @@ def _stored_change(hit: Mapping[str, Any]) -> Change:
     """A stored document as the change that wrote it: same id, version, sequence number."""
     source = hit["_source"]
     meta = source.get(SYNC_FIELD) if isinstance(source.get(SYNC_FIELD), Mapping) else {}
-    seq = meta.get("seq")
-    usable = isinstance(seq, str) and seq.isascii() and seq.isdigit()
     deleted = meta.get("deleted") is True
     try:
         event = EventName(meta.get("event"))
@@ -208,7 +201,7 @@ def _stored_change(hit: Mapping[str, Any]) -> Change:
         position=0,
         record={},
         doc_id=hit["_id"],
-        sequence_number=seq if usable else BACKFILL_SEQUENCE,
+        sequence_number=stored_sequence(source) or BACKFILL_SEQUENCE,
         event_name=event,
         action=Action.DELETE if deleted else Action.UPSERT,
         version=int(hit["_version"]),
@@ -235,12 +228,13 @@ def copy_changed(
     chunk: list[Change] = []
 
     def flush() -> None:
-        report = writer.write(chunk, deadline=time.monotonic() + timeout)
-        bad = [r for r in report.results if r.outcome in (Outcome.FAILED, Outcome.REJECTED)]
+        report = write_page(writer, chunk, timeout)
+        bad = report.errors(Outcome.FAILED, Outcome.REJECTED)
         if bad:
-            raise ReindexError(f"copying {bad[0].change.doc_id} failed: {bad[0].error}")
-        counts["written"] += report.count(Outcome.WRITTEN)
-        counts["stale"] += report.count(Outcome.STALE)
+            raise ReindexError(f"copying {bad[0]['id']} failed: {bad[0]['error']}")
+        tally = report.tally()
+        counts["written"] += tally[Outcome.WRITTEN]
+        counts["stale"] += tally[Outcome.STALE]
         chunk.clear()
 
     for hit in hits:
@@ -272,7 +266,7 @@ def _set_write_block(client: OpenSearch, index: str, blocked: bool) -> None:
 def _switch(client: OpenSearch, alias: str, old: str, new: str) -> None:
     actions = [
         {"remove": {"index": old, "alias": alias}},
-        {"add": {"index": new, "alias": alias, "is_write_index": True, "filter": alias_filter()}},
+        {"add": {"index": new, "alias": alias, **alias_spec()}},
         {"remove": {"index": new, "alias": work_alias(alias)}},
     ]
     client.indices.update_aliases(body={"actions": actions})

@@ -26,9 +26,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from opensearchpy.exceptions import OpenSearchException
 
-from .client import make_client
-from .index import INDEX_GENERATION, IndexSetupError, setup_index
-from .settings import (
+from ..core.mapping import INDEX_GENERATION
+from ..core.settings import (
+    DEFAULT_ALIAS,
+    DEFAULT_MARGIN,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SEGMENTS,
+    DEFAULT_SETTLE,
+    DEFAULT_STATE_DIR,
     ENV_INDEX_ALIAS,
     ENV_OPENSEARCH_AUTH,
     ENV_OPENSEARCH_ENDPOINT,
@@ -37,6 +42,8 @@ from .settings import (
     ConfigurationError,
     Settings,
 )
+from ..index.client import make_client
+from ..index.setup import IndexSetupError, setup_index
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
@@ -73,14 +80,21 @@ def _add_connection_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--endpoint", help=f"OpenSearch base URL, path prefix included (${ENV_OPENSEARCH_ENDPOINT})"
     )
-    parser.add_argument("--alias", help=f"index alias (${ENV_INDEX_ALIAS}, default: books)")
+    parser.add_argument(
+        "--alias", help=f"index alias (${ENV_INDEX_ALIAS}, default: {DEFAULT_ALIAS})"
+    )
     parser.add_argument(
         "--auth",
         choices=[a.value for a in Auth],
         help=f"request signing (${ENV_OPENSEARCH_AUTH}, default: none)",
     )
     parser.add_argument("--region", help="AWS region for sigv4 ($AWS_REGION)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="request timeout, seconds")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        help=f"request timeout, seconds (default: {DEFAULT_REQUEST_TIMEOUT:g})",
+    )
 
 
 def _add_table_options(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +103,10 @@ def _add_table_options(parser: argparse.ArgumentParser) -> None:
         "--dynamodb-endpoint", help="DynamoDB endpoint URL (default: $AWS_ENDPOINT_URL or AWS)"
     )
     parser.add_argument(
-        "--segments", type=_positive, default=4, help="parallel scan segments/workers (default: 4)"
+        "--segments",
+        type=_positive,
+        default=DEFAULT_SEGMENTS,
+        help=f"parallel scan segments/workers (default: {DEFAULT_SEGMENTS})",
     )
     parser.add_argument(
         "--page-size", type=_positive, help="items per Scan page (default: DynamoDB's 1 MB pages)"
@@ -167,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--checkpoint-dir",
         type=Path,
-        help="where checkpoints live (default: ./.ddb-opensearch-sync/backfill-<table>-<alias>)",
+        help=f"where checkpoints live (default: ./{DEFAULT_STATE_DIR}/backfill-<table>-<alias>)",
     )
     backfill.add_argument(
         "--max-pages", type=_positive, help="stop after writing this many pages (exit code 5)"
@@ -187,8 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument(
         "--settle",
         type=float,
-        default=5.0,
-        help="seconds a difference may take to resolve itself (default: 5)",
+        default=DEFAULT_SETTLE,
+        help=f"seconds a difference may take to resolve itself (default: {DEFAULT_SETTLE:g})",
     )
     reconcile.set_defaults(run=_reconcile)
 
@@ -208,13 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.add_argument(
         "--state-dir",
         type=Path,
-        help="state and checkpoints (default: ./.ddb-opensearch-sync/reindex-<alias>)",
+        help=f"state and checkpoints (default: ./{DEFAULT_STATE_DIR}/reindex-<alias>)",
     )
     reindex.add_argument(
         "--margin",
         type=float,
-        default=300.0,
-        help="seconds of clock difference allowed between this host and DynamoDB (default 300)",
+        default=DEFAULT_MARGIN,
+        help="seconds of clock difference allowed between this host and DynamoDB "
+        f"(default: {DEFAULT_MARGIN:g})",
     )
     reindex.add_argument(
         "--max-pages", type=_positive, help="stop the backfill after this many pages (exit 5)"
@@ -277,13 +295,9 @@ class _Context:
         }
 
     def writer(self, alias: str | None = None) -> Any:
-        from .writer import BulkWriter
+        from ..index.writer import BulkWriter
 
         return BulkWriter(self.client, alias or self.settings.alias, **self.writer_options)
-
-
-def _safe_name(*parts: str) -> str:
-    return "-".join(parts).replace("/", "_")
 
 
 def _print_result(result: dict[str, Any]) -> None:
@@ -295,14 +309,15 @@ def _stopped_code(stopped: str | None) -> ExitCode:
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    from .backfill import BackfillOptions, default_checkpoint_dir, run_backfill
+    from .backfill import BackfillOptions, run_backfill
+    from .state import state_dir
 
     context = _Context(args)
     alias = context.settings.alias
     options = BackfillOptions(
         segments=args.segments,
         page_size=args.page_size,
-        checkpoint_dir=args.checkpoint_dir or default_checkpoint_dir(context.table.name, alias),
+        checkpoint_dir=args.checkpoint_dir or state_dir("backfill", context.table.name, alias),
         resume=args.resume,
         max_pages=args.max_pages,
     )
@@ -352,11 +367,12 @@ def _reconcile(args: argparse.Namespace) -> int:
 def _reindex(args: argparse.Namespace) -> int:
     from .backfill import BackfillOptions
     from .reindex import ReindexOptions, abort_reindex, reindex
+    from .state import state_dir
 
     context = _Context(args)
     alias = context.settings.alias
     options = ReindexOptions(
-        state_dir=args.state_dir or Path(".ddb-opensearch-sync") / _safe_name("reindex", alias),
+        state_dir=args.state_dir or state_dir("reindex", alias),
         backfill=BackfillOptions(
             segments=args.segments, page_size=args.page_size, max_pages=args.max_pages
         ),

@@ -14,11 +14,10 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
-from .deadletter import DeadLetter, DeadLetterKind, DeadLetterSink
-from .records import (
+from ..core.records import (
     Action,
     Change,
     MalformedRecordError,
@@ -27,12 +26,13 @@ from .records import (
     sequence_number_of,
     to_change,
 )
-from .writer import Outcome, WriteReport
+from ..index.writer import Outcome, WriteReport, WriteStats
+from .deadletter import DeadLetter, DeadLetterKind, DeadLetterSink
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
-    from .writer import BulkWriter
+    from ..index.writer import BulkWriter
 
 __all__ = ["BatchReport", "BatchSyncer", "DeadLetterError"]
 
@@ -50,8 +50,9 @@ class DeadLetterError(RuntimeError):
 
 
 @dataclass(slots=True)
-class BatchReport:
-    """What one batch did; logged as one structured line."""
+class BatchReport(WriteStats):
+    """What one batch did; logged as one structured line. The write's costs (requests,
+    conflicts, retries) are `WriteStats`."""
 
     size: int = 0
     actions: Counter[str] = field(default_factory=Counter)
@@ -59,12 +60,6 @@ class BatchReport:
     superseded: int = 0
     written: int = 0
     stale: int = 0
-    conflicts: int = 0
-    bumped: int = 0
-    requests: int = 0
-    lookups: int = 0
-    retry_rounds: int = 0
-    retried: int = 0
     malformed: int = 0
     rejected: int = 0
     dead_lettered: int = 0
@@ -74,20 +69,16 @@ class BatchReport:
     retry_from: str | None = None
 
     def add_write(self, report: WriteReport) -> None:
-        self.written = report.count(Outcome.WRITTEN)
-        self.stale = report.count(Outcome.STALE)
-        self.rejected = report.count(Outcome.REJECTED)
-        self.conflicts = report.conflicts
-        self.bumped = report.bumped
-        self.requests = report.requests
-        self.lookups = report.lookups
-        self.retry_rounds = report.retry_rounds
-        self.retried = report.retried
+        self.copy_stats(report)
+        tally = report.tally()
+        self.written = tally[Outcome.WRITTEN]
+        self.stale = tally[Outcome.STALE]
+        self.rejected = tally[Outcome.REJECTED]
 
     def log_fields(self) -> dict[str, Any]:
-        fields = {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
-        fields["actions"] = dict(self.actions)
-        return fields
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["actions"] = dict(self.actions)
+        return values
 
 
 class BatchSyncer:

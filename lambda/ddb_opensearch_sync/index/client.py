@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,7 +9,8 @@ from opensearchpy import AWSV4SignerAuth, OpenSearch, RequestsHttpConnection
 from opensearchpy.exceptions import SerializationError
 from opensearchpy.serializer import JSONSerializer
 
-from .settings import Auth, ConfigurationError
+from ..core.records import loads
+from ..core.settings import DEFAULT_REQUEST_TIMEOUT, Auth, ConfigurationError
 
 __all__ = ["SIGV4_SERVICE", "ExactJSONSerializer", "make_client", "parse_endpoint"]
 
@@ -20,16 +19,15 @@ SIGV4_SERVICE = "es"
 
 
 class ExactJSONSerializer(JSONSerializer):
-    """Reads JSON numbers with a fraction or exponent as `Decimal`, not float.
+    """Reads JSON numbers with a fraction or exponent as `Decimal`, not float (`records.loads`).
 
-    Documents hold DynamoDB numbers with up to 38 significant digits (`records.dumps`); a
-    float keeps about 16, so comparing stored documents (reconcile) or copying them (reindex)
-    needs the exact digits. Integers are exact in Python already.
+    Documents hold DynamoDB numbers with up to 38 significant digits (`records.dumps`), so
+    comparing stored documents (reconcile) or copying them (reindex) needs the exact digits.
     """
 
     def loads(self, s: str) -> Any:
         try:
-            return json.loads(s, parse_float=Decimal)
+            return loads(s)
         except (ValueError, TypeError) as error:
             raise SerializationError(s, error) from None
 
@@ -60,7 +58,7 @@ def make_client(
     *,
     auth: Auth | str = Auth.NONE,
     region: str | None = None,
-    timeout: float = 30.0,
+    timeout: float = DEFAULT_REQUEST_TIMEOUT,
     exact_numbers: bool = False,
 ) -> OpenSearch:
     """A client for one domain.

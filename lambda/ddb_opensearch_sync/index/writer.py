@@ -24,14 +24,20 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from opensearchpy.exceptions import TransportError
 
-from .records import SYNC_FIELD, Action, Change, is_newer
+from ..core.records import SYNC_FIELD, Action, Change, is_newer, stored_sequence
+from ..core.settings import (
+    DEFAULT_BULK_MAX_ACTIONS,
+    DEFAULT_BULK_MAX_BYTES,
+    DEFAULT_REQUEST_TIMEOUT,
+)
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -42,7 +48,9 @@ __all__ = [
     "ItemResult",
     "Outcome",
     "WriteReport",
+    "WriteStats",
     "classify",
+    "write_page",
 ]
 
 logger = logging.getLogger(__name__)
@@ -105,8 +113,10 @@ class ItemResult:
 
 
 @dataclass(slots=True)
-class WriteReport:
-    results: list[ItemResult] = field(default_factory=list)
+class WriteStats:
+    """What writing cost: requests, lookups, retries, conflicts. A batch report carries the
+    same counters (`ddb_opensearch_sync.sync.batch.BatchReport`)."""
+
     requests: int = 0
     """``_bulk`` requests sent."""
     lookups: int = 0
@@ -119,8 +129,42 @@ class WriteReport:
     bumped: int = 0
     """Newer changes rewritten above a same-second version."""
 
+    def copy_stats(self, other: WriteStats) -> None:
+        """Take ``other``'s counters (a batch report taking its write's)."""
+        for name in _STAT_NAMES:
+            setattr(self, name, getattr(other, name))
+
+
+_STAT_NAMES = tuple(f.name for f in fields(WriteStats))
+
+
+@dataclass(slots=True)
+class WriteReport(WriteStats):
+    results: list[ItemResult] = field(default_factory=list)
+
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
+
+    def tally(self) -> dict[str, int]:
+        """Changes per outcome, every outcome named: ``{"written": 3, "stale": 0, ...}``."""
+        counts = Counter(r.outcome.value for r in self.results)
+        return {outcome.value: counts[outcome.value] for outcome in Outcome}
+
+    def errors(self, *outcomes: Outcome) -> list[dict[str, Any]]:
+        """``{"id", "error"}`` of each change settled with one of ``outcomes``, in order."""
+        return [
+            {"id": r.change.doc_id, "error": dict(r.error or {})}
+            for r in self.results
+            if r.outcome in outcomes
+        ]
+
+
+def write_page(writer: BulkWriter, changes: Sequence[Change], timeout: float) -> WriteReport:
+    """Write one page of changes (at most one per document) within ``timeout`` seconds.
+
+    The operator commands' unit of work: each decides itself which outcomes stop it.
+    """
+    return writer.write(changes, deadline=time.monotonic() + timeout)
 
 
 @dataclass(slots=True)
@@ -130,11 +174,6 @@ class _Pending:
     solo: bool = False
     bumps: int = 0
     error: Mapping[str, Any] | None = None
-
-
-def _stored_sequence(doc: Mapping[str, Any]) -> object:
-    meta = (doc.get("_source") or {}).get(SYNC_FIELD)
-    return meta.get("seq") if isinstance(meta, Mapping) else None
 
 
 def _error_info(status: int | str | None, error: Any) -> dict[str, Any]:
@@ -168,9 +207,9 @@ class BulkWriter:
         client: OpenSearch,
         alias: str,
         *,
-        max_bytes: int = 5 * 1024 * 1024,
-        max_actions: int = 1000,
-        request_timeout: float = 30.0,
+        max_bytes: int = DEFAULT_BULK_MAX_BYTES,
+        max_actions: int = DEFAULT_BULK_MAX_ACTIONS,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         backoff_base: float = 0.1,
         backoff_cap: float = 5.0,
         max_bumps: int = 10,
@@ -335,7 +374,9 @@ class BulkWriter:
             if "error" in doc:
                 item.error = _error_info(None, doc["error"])
                 retry = True
-            elif found and not is_newer(item.change.sequence_number, _stored_sequence(doc)):
+            elif found and not is_newer(
+                item.change.sequence_number, stored_sequence(doc.get("_source"))
+            ):
                 self._settle(pending, report, item, Outcome.STALE)
             elif item.bumps >= self.max_bumps:
                 item.error = {"type": "conflict_storm", "reason": "document keeps changing"}

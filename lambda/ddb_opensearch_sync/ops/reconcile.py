@@ -42,34 +42,40 @@ stream change by milliseconds), up to ``repair_rounds`` times; the report says w
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from opensearchpy import helpers
 from opensearchpy.exceptions import ConflictError, NotFoundError
 
+from ..core.records import (
+    SYNC_FIELD,
+    Change,
+    MalformedRecordError,
+    dumps,
+    external_version,
+    loads,
+    stored_sequence,
+)
+from ..core.settings import DEFAULT_SEGMENTS, DEFAULT_SETTLE
+from ..index.writer import BulkWriter, Outcome, write_page
 from .progress import NullProgress, Progress
-from .records import SYNC_FIELD, Change, MalformedRecordError, dumps, external_version
+from .scan import run_segments, scan_pages
 from .table import (
     BACKFILL_SEQUENCE,
     DynamoDBClient,
     TableInfo,
     decode_key,
     item_change,
+    item_keys,
     keys_from_document,
-    scan_pages,
-    stream_image,
     tombstone_change,
 )
-from .writer import BulkWriter, Outcome
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -91,19 +97,19 @@ MGET_CHUNK = 500
 
 
 class DriftKind(StrEnum):
+    """How a document differs: *missing* (in the table, not visible in the index), *extra*
+    (visible in the index, not in the table) or *stale* (in both, with different content)."""
+
     MISSING = "missing"
-    """In the table, not visible in the index."""
     EXTRA = "extra"
-    """Visible in the index, not in the table."""
     STALE = "stale"
-    """In both, with different content."""
 
 
 @dataclass(frozen=True, slots=True)
 class ReconcileOptions:
-    segments: int = 4
+    segments: int = DEFAULT_SEGMENTS
     page_size: int | None = None
-    settle: float = 5.0
+    settle: float = DEFAULT_SETTLE
     """Seconds a difference may take to resolve itself before it counts as drift."""
     recheck_interval: float = 0.5
     repair: bool = False
@@ -120,10 +126,6 @@ def canonical(source: Mapping[str, Any]) -> str:
 
 def _digest(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).digest()
-
-
-def _exact(document: str) -> dict[str, Any]:
-    return json.loads(document, parse_float=Decimal)
 
 
 # --- one observation of a document and its item ------------------------------------------
@@ -146,10 +148,7 @@ class _Stored:
     @property
     def sequence(self) -> str:
         """The stored ``_sync.seq`` when it is a usable one, else the backfill's ``"0"``."""
-        meta = self.source.get(SYNC_FIELD)
-        seq = meta.get("seq") if isinstance(meta, Mapping) else None
-        usable = isinstance(seq, str) and seq.isascii() and seq.isdigit()
-        return seq if usable else BACKFILL_SEQUENCE
+        return stored_sequence(self.source) or BACKFILL_SEQUENCE
 
 
 @dataclass(slots=True)
@@ -296,14 +295,13 @@ class _Reconciler:
         self.progress.start("reconcile: table", self.table.item_count or None)
         candidates: dict[str, dict[str, Any] | None] = {}
         seen: set[str] = set()
-        segments = self.options.segments
-        with ThreadPoolExecutor(max_workers=segments, thread_name_prefix="segment") as pool:
-            futures = [
-                pool.submit(self._compare_segment, segment, digests, candidates, seen)
-                for segment in range(segments)
-            ]
-            for future in futures:
-                future.result()
+        stop = threading.Event()
+
+        def work(segment: int) -> None:
+            self._compare_segment(segment, digests, candidates, seen, stop)
+
+        if not run_segments(work, self.options.segments, stop):
+            raise KeyboardInterrupt  # the workers stopped at a page boundary
         self.progress.finish()
         for doc_id in digests.keys() - seen:
             candidates[doc_id] = None  # extra: keys come from the stored source
@@ -315,6 +313,7 @@ class _Reconciler:
         digests: dict[str, bytes],
         candidates: dict[str, dict[str, Any] | None],
         seen: set[str],
+        stop: threading.Event,
     ) -> None:
         pages = scan_pages(
             self.dynamodb,
@@ -324,6 +323,8 @@ class _Reconciler:
             page_size=self.options.page_size,
         )
         for items, _ in pages:
+            if stop.is_set():
+                return
             for item in items:
                 self._compare_item(item, digests, candidates, seen)
             self.progress.advance(len(items))
@@ -335,7 +336,7 @@ class _Reconciler:
         candidates: dict[str, dict[str, Any] | None],
         seen: set[str],
     ) -> None:
-        keys = {name: stream_image(item[name]) for name in self.table.key_names if name in item}
+        keys = item_keys(item, self.table)
         try:
             change = item_change(item, self.table)
         except MalformedRecordError as error:
@@ -343,7 +344,7 @@ class _Reconciler:
                 self.report.table_items += 1
                 self.report.unindexable.append({"keys": keys, "reason": str(error)})
             return
-        digest = _digest(canonical(_exact(change.document or "{}")))
+        digest = _digest(canonical(loads(change.document or "{}")))
         with self._lock:
             self.report.table_items += 1
             seen.add(change.doc_id)
@@ -376,7 +377,7 @@ class _Reconciler:
             except MalformedRecordError:
                 return  # unindexable: reported by the scan, not drift
             observation.item = item
-            observation.expected = canonical(_exact(change.document or "{}"))
+            observation.expected = canonical(loads(change.document or "{}"))
             if not visible:
                 observation.kind = DriftKind.MISSING
             elif canonical(doc.source) != observation.expected:  # type: ignore[union-attr]
@@ -459,17 +460,13 @@ class _Reconciler:
                 changes.append(change)
         if not changes:
             return
-        result = self.writer.write(changes, deadline=time.monotonic() + self.options.write_timeout)
-        for item in result.results:
-            key = {
-                Outcome.WRITTEN: "written",
-                Outcome.STALE: "superseded",
-                Outcome.REJECTED: "rejected",
-                Outcome.FAILED: "failed",
-            }[item.outcome]
-            totals[key] += 1
-            if item.outcome in (Outcome.REJECTED, Outcome.FAILED):
-                errors.append({"id": item.change.doc_id, "error": dict(item.error or {})})
+        result = write_page(self.writer, changes, self.options.write_timeout)
+        tally = result.tally()
+        totals["written"] += tally[Outcome.WRITTEN]
+        totals["superseded"] += tally[Outcome.STALE]  # a newer change got there first
+        totals["rejected"] += tally[Outcome.REJECTED]
+        totals["failed"] += tally[Outcome.FAILED]
+        errors.extend(result.errors(Outcome.REJECTED, Outcome.FAILED))
 
     def _repair_change(self, observation: _Observation) -> Change | None:
         stored = observation.stored
@@ -513,7 +510,7 @@ def _as_drift(observation: _Observation) -> Drift:
     assert observation.kind is not None
     fields = None
     if observation.kind is DriftKind.STALE and observation.stored and observation.item:
-        fields = _field_diff(_exact(observation.expected or "{}"), observation.stored.source)
+        fields = _field_diff(loads(observation.expected or "{}"), observation.stored.source)
     version = observation.stored.version if observation.stored else None
     return Drift(observation.kind, observation.doc_id, observation.keys, version, fields)
 

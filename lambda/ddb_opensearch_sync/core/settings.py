@@ -1,7 +1,9 @@
-"""Configuration: environment variable names and the settings read from them.
+"""Configuration: environment variable names, the settings read from them, every default.
 
 The names are the contract with the Terraform module (``infra/modules/sync``). An explicit
-argument always beats the environment (`Settings.from_env` takes overrides).
+argument always beats the environment (`Settings.from_env` takes overrides). The defaults of
+the functions and of the operator commands live here only; the writer, the client, the
+commands' options and the CLI's help all read them from here.
 """
 
 from __future__ import annotations
@@ -16,6 +18,13 @@ from .records import TtlPolicy
 
 __all__ = [
     "DEFAULT_ALIAS",
+    "DEFAULT_BULK_MAX_ACTIONS",
+    "DEFAULT_BULK_MAX_BYTES",
+    "DEFAULT_MARGIN",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "DEFAULT_SEGMENTS",
+    "DEFAULT_SETTLE",
+    "DEFAULT_STATE_DIR",
     "ENV_AWS_REGION",
     "ENV_BULK_MAX_ACTIONS",
     "ENV_BULK_MAX_BYTES",
@@ -54,6 +63,18 @@ DEFAULT_ALIAS = "books"
 DEFAULT_BULK_MAX_BYTES = 5 * 1024 * 1024
 """Well under the smallest AWS OpenSearch request limit (10 MiB)."""
 DEFAULT_BULK_MAX_ACTIONS = 1000
+DEFAULT_REQUEST_TIMEOUT = 30.0
+"""Seconds one OpenSearch request may take (the client's and the writer's bound)."""
+
+# The operator commands' defaults.
+DEFAULT_SEGMENTS = 4
+"""Parallel scan segments of a backfill or reconcile, one worker thread each."""
+DEFAULT_SETTLE = 5.0
+"""Seconds a difference may take to resolve itself before reconcile calls it drift."""
+DEFAULT_MARGIN = 300.0
+"""Seconds of clock difference a reindex allows between this host and DynamoDB."""
+DEFAULT_STATE_DIR = ".ddb-opensearch-sync"
+"""Where the commands keep checkpoints and state, relative to the working directory."""
 
 
 class ConfigurationError(ValueError):

@@ -44,30 +44,20 @@ writer retries it until OpenSearch forgets (well inside the page deadline).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
-import re
 import threading
 import time
-from collections.abc import Mapping
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.records import Change, MalformedRecordError
+from ..core.settings import DEFAULT_SEGMENTS
+from ..index.writer import BulkWriter, Outcome, write_page
 from .progress import NullProgress, Progress
-from .records import Change, MalformedRecordError
-from .table import (
-    DynamoDBClient,
-    TableInfo,
-    decode_key,
-    encode_key,
-    item_change,
-    scan_pages,
-    stream_image,
-)
-from .writer import BulkWriter, Outcome
+from .scan import run_segments, scan_pages
+from .state import TEMPORARY_GLOB, read_json, write_json
+from .table import DynamoDBClient, TableInfo, decode_key, encode_key, item_change, item_keys
 
 __all__ = [
     "BackfillError",
@@ -75,7 +65,7 @@ __all__ = [
     "BackfillReport",
     "CheckpointStore",
     "SegmentState",
-    "default_checkpoint_dir",
+    "page_changes",
     "run_backfill",
 ]
 
@@ -91,7 +81,7 @@ class BackfillError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class BackfillOptions:
-    segments: int = 4
+    segments: int = DEFAULT_SEGMENTS
     """Parallel scan segments, one worker thread each."""
     page_size: int | None = None
     """Items per ``Scan`` page (default: DynamoDB's 1 MB pages)."""
@@ -137,16 +127,10 @@ class BackfillReport:
         return asdict(self)
 
 
-def default_checkpoint_dir(table: str, target: str) -> Path:
-    """``./.ddb-opensearch-sync/backfill-<table>-<target>``: per table and target alias."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"backfill-{table}-{target}")
-    return Path(".ddb-opensearch-sync") / safe
-
-
 class CheckpointStore:
     """One JSON file per segment plus a manifest naming table, target and segment count.
 
-    Files are replaced atomically (write, fsync, rename), so a crash leaves either the old or
+    Files are replaced atomically (`state.write_json`), so a crash leaves either the old or
     the new checkpoint, never half of one.
     """
 
@@ -161,14 +145,6 @@ class CheckpointStore:
     def _segment_file(self, segment: int) -> Path:
         return self.directory / f"segment-{segment:04d}.json"
 
-    def _write(self, path: Path, data: Mapping[str, Any]) -> None:
-        tmp = path.with_suffix(f".tmp{threading.get_ident()}")
-        with tmp.open("w", encoding="utf-8") as out:
-            json.dump(data, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-
     def start(self, segments: int, *, resume: bool) -> tuple[list[SegmentState], bool]:
         """The segments' states, and whether they come from earlier checkpoints.
 
@@ -176,8 +152,8 @@ class CheckpointStore:
         line up with the same total); a fresh start clears old checkpoints.
         """
         manifest = self._manifest()
-        if resume and manifest.exists():
-            saved = json.loads(manifest.read_text(encoding="utf-8"))
+        saved = read_json(manifest) if resume else None
+        if saved is not None:
             if {k: saved.get(k) for k in self.identity} != self.identity:
                 raise BackfillError(
                     f"checkpoints in {self.directory} are for {saved}, not {self.identity}"
@@ -186,47 +162,80 @@ class CheckpointStore:
             states = [self._load(segment) for segment in range(total)]
             return states, True
         self.clear()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._write(manifest, {**self.identity, "segments": segments, "created": time.time()})
+        write_json(manifest, {**self.identity, "segments": segments, "created": time.time()})
         return [SegmentState(segment) for segment in range(segments)], False
 
     def _load(self, segment: int) -> SegmentState:
-        path = self._segment_file(segment)
-        if not path.exists():
-            return SegmentState(segment)
-        return SegmentState(**json.loads(path.read_text(encoding="utf-8")))
+        saved = read_json(self._segment_file(segment))
+        return SegmentState(segment) if saved is None else SegmentState(**saved)
 
     def save(self, state: SegmentState) -> None:
         with self._lock:
-            self._write(self._segment_file(state.segment), asdict(state))
+            write_json(self._segment_file(state.segment), asdict(state))
 
     def clear(self) -> None:
         """Forget every checkpoint; the directory goes too when nothing else is in it."""
         if self.directory.exists():
             for path in self.directory.glob("*.json"):
                 path.unlink()
-            for path in self.directory.glob("*.tmp*"):
+            for path in self.directory.glob(TEMPORARY_GLOB):
                 path.unlink()
             with contextlib.suppress(OSError):
                 self.directory.rmdir()
 
 
+@dataclass(slots=True)
 class _Run:
-    """Shared state of one backfill run: counters, the page budget, the stop flag."""
+    """One backfill run: what it reads and writes, its counters, the page budget, the stop flag.
 
-    def __init__(
-        self,
-        report: BackfillReport,
-        progress: Progress,
-        max_pages: int | None,
-        stop: threading.Event,
-    ) -> None:
-        self.report = report
-        self.progress = progress
-        self.max_pages = max_pages
-        self.stop = stop
-        self._lock = threading.Lock()
-        self._tickets = 0
+    Its segments run in parallel (`scan.run_segments`) and share it.
+    """
+
+    dynamodb: DynamoDBClient
+    table: TableInfo
+    writer: BulkWriter
+    options: BackfillOptions
+    store: CheckpointStore | None
+    states: list[SegmentState]
+    report: BackfillReport
+    progress: Progress
+    stop: threading.Event
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _tickets: int = 0
+
+    def backfill_segment(self, segment: int) -> None:
+        state = self.states[segment]
+        if state.done:
+            return
+        pages = scan_pages(
+            self.dynamodb,
+            self.table.name,
+            segment=state.segment,
+            total_segments=len(self.states),
+            start_key=decode_key(state.last_key) if state.last_key else None,
+            page_size=self.options.page_size,
+        )
+        for items, last_key in pages:
+            # The page is fetched but not yet written: stopping here leaves the checkpoint
+            # before it, so a resume reads it again.
+            if not self.take_page():
+                return
+            changes, rejected = page_changes(items, self.table)
+            written, stale, refused = _write_or_fail(
+                self.writer, changes, self.options.write_timeout
+            )
+            state.last_key = encode_key(last_key) if last_key else None
+            state.done = last_key is None
+            state.items += len(items)
+            state.pages += 1
+            self.save(state)
+            self.add(len(items), written, stale, rejected + refused)
+        state.done = True  # an empty last page has no LastEvaluatedKey either
+        self.save(state)
+
+    def save(self, state: SegmentState) -> None:
+        if self.store is not None:
+            self.store.save(state)
 
     def take_page(self) -> bool:
         """Whether one more page may be written in this run."""
@@ -234,7 +243,7 @@ class _Run:
             if self.stop.is_set():
                 self.report.stopped = self.report.stopped or "interrupted"
                 return False
-            if self.max_pages is not None and self._tickets >= self.max_pages:
+            if self.options.max_pages is not None and self._tickets >= self.options.max_pages:
                 self.report.stopped = self.report.stopped or "max_pages"
                 self.stop.set()
                 return False
@@ -265,72 +274,25 @@ def page_changes(
         try:
             changes.append(item_change(item, table))
         except MalformedRecordError as error:
-            keys = {name: stream_image(item[name]) for name in table.key_names if name in item}
             error_info = {"type": "malformed_item", "reason": str(error)}
-            rejected.append({"keys": keys, "error": error_info})
+            rejected.append({"keys": item_keys(item, table), "error": error_info})
     return changes, rejected
 
 
-def write_page(
+def _write_or_fail(
     writer: BulkWriter, changes: list[Change], timeout: float
 ) -> tuple[int, int, list[dict[str, Any]]]:
     """Write one page; ``(written, stale, rejected)``. Raises `BackfillError` when a change is
     still failing at the deadline (the page's checkpoint then stays where it was)."""
-    if not changes:
-        return 0, 0, []
-    report = writer.write(changes, deadline=time.monotonic() + timeout)
-    failed = [r for r in report.results if r.outcome is Outcome.FAILED]
+    report = write_page(writer, changes, timeout)
+    failed = report.errors(Outcome.FAILED)
     if failed:
+        first = failed[0]
         raise BackfillError(
-            f"{len(failed)} documents not written (first: {failed[0].change.doc_id}: "
-            f"{failed[0].error})"
+            f"{len(failed)} documents not written (first: {first['id']}: {first['error']})"
         )
-    rejected = [
-        {"id": r.change.doc_id, "error": dict(r.error or {})}
-        for r in report.results
-        if r.outcome is Outcome.REJECTED
-    ]
-    return report.count(Outcome.WRITTEN), report.count(Outcome.STALE), rejected
-
-
-def _backfill_segment(
-    state: SegmentState,
-    *,
-    dynamodb: DynamoDBClient,
-    table: TableInfo,
-    writer: BulkWriter,
-    options: BackfillOptions,
-    total_segments: int,
-    store: CheckpointStore | None,
-    run: _Run,
-) -> None:
-    if state.done:
-        return
-    pages = scan_pages(
-        dynamodb,
-        table.name,
-        segment=state.segment,
-        total_segments=total_segments,
-        start_key=decode_key(state.last_key) if state.last_key else None,
-        page_size=options.page_size,
-    )
-    for items, last_key in pages:
-        # The page is fetched but not yet written: stopping here leaves the checkpoint before
-        # it, so a resume reads it again.
-        if not run.take_page():
-            return
-        changes, rejected = page_changes(items, table)
-        written, stale, refused = write_page(writer, changes, options.write_timeout)
-        state.last_key = encode_key(last_key) if last_key else None
-        state.done = last_key is None
-        state.items += len(items)
-        state.pages += 1
-        if store is not None:
-            store.save(state)
-        run.add(len(items), written, stale, rejected + refused)
-    state.done = True  # an empty last page has no LastEvaluatedKey either
-    if store is not None:
-        store.save(state)
+    tally = report.tally()
+    return tally[Outcome.WRITTEN], tally[Outcome.STALE], report.errors(Outcome.REJECTED)
 
 
 def run_backfill(
@@ -360,10 +322,11 @@ def run_backfill(
     report.segments = len(states)
     already = sum(s.items for s in states)
     progress.start(description, max(table.item_count - already, 0) or None)
-    run = _Run(report, progress, options.max_pages, stop)
+    run = _Run(dynamodb, table, writer, options, store, states, report, progress, stop)
     started = time.monotonic()
     try:
-        _run_segments(states, run, dynamodb, table, writer, options, store)
+        if not run_segments(run.backfill_segment, len(states), stop):
+            report.stopped = "interrupted"  # workers finished their pages: checkpoints exact
     finally:
         report.elapsed = round(time.monotonic() - started, 3)
         progress.finish()
@@ -371,42 +334,3 @@ def run_backfill(
     if report.completed and store is not None:
         store.clear()  # nothing left to resume; a later run starts over
     return report
-
-
-def _run_segments(
-    states: list[SegmentState],
-    run: _Run,
-    dynamodb: DynamoDBClient,
-    table: TableInfo,
-    writer: BulkWriter,
-    options: BackfillOptions,
-    store: CheckpointStore | None,
-) -> None:
-    with ThreadPoolExecutor(max_workers=len(states), thread_name_prefix="segment") as pool:
-        futures = [
-            pool.submit(
-                _backfill_segment,
-                state,
-                dynamodb=dynamodb,
-                table=table,
-                writer=writer,
-                options=options,
-                total_segments=len(states),
-                store=store,
-                run=run,
-            )
-            for state in states
-        ]
-        try:
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        except KeyboardInterrupt:
-            # Workers finish the page they are writing, so every checkpoint stays exact.
-            run.report.stopped = "interrupted"
-            run.stop.set()
-            wait(futures)
-            return
-        failed = [f for f in done if f.exception() is not None]
-        if failed:
-            run.stop.set()
-            wait(futures)
-            raise failed[0].exception()  # type: ignore[misc]

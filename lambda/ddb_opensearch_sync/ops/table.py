@@ -1,4 +1,4 @@
-"""The DynamoDB side of the operator commands: key schema, parallel scans, items as changes.
+"""The DynamoDB side of the operator commands: key schema, client, items as changes.
 
 A scanned item is turned into the change it stands for -- an ``INSERT`` stream record with the
 item as its ``NewImage`` -- and handed to `records.to_change`, the function's own mapping, so a
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .records import Change, EventName, document_id, to_change
+from ..core.records import Change, EventName, document_id, to_change
 
 DynamoDBClient = Any
 """boto3 generates its clients at run time; this alias names the role in signatures."""
@@ -29,9 +29,9 @@ __all__ = [
     "decode_key",
     "encode_key",
     "item_change",
+    "item_keys",
     "keys_from_document",
     "make_dynamodb_client",
-    "scan_pages",
     "stream_image",
     "tombstone_change",
 ]
@@ -119,6 +119,11 @@ def _record(event: EventName, keys: Mapping[str, Any], image: Mapping[str, Any] 
     return {"eventName": event.value, "eventSource": "aws:dynamodb", "dynamodb": stream}
 
 
+def item_keys(item: Mapping[str, Any], table: TableInfo) -> dict[str, Any]:
+    """The typed keys of an item read from the table, event-encoded (binary as base64)."""
+    return {name: stream_image(item[name]) for name in table.key_names if name in item}
+
+
 def item_change(
     item: Mapping[str, Any],
     table: TableInfo,
@@ -131,8 +136,7 @@ def item_change(
     Raises `records.MalformedRecordError` for an item the function could not index either.
     """
     image = stream_image(item)
-    keys = {name: image[name] for name in table.key_names if name in image}
-    change = to_change(_record(EventName.INSERT, keys, image, sequence_number))
+    change = to_change(_record(EventName.INSERT, item_keys(item, table), image, sequence_number))
     return change if version == 0 else dataclasses.replace(change, version=version)
 
 
@@ -159,32 +163,3 @@ def keys_from_document(
         return keys if document_id(keys) == doc_id else None
     except ValueError:  # MalformedRecordError: not a key of this table's types
         return None
-
-
-# --- scans ----------------------------------------------------------------------------------
-
-
-def scan_pages(
-    dynamodb: DynamoDBClient,
-    table: str,
-    *,
-    segment: int,
-    total_segments: int,
-    start_key: Mapping[str, Any] | None = None,
-    page_size: int | None = None,
-    consistent: bool = False,
-) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any] | None]]:
-    """Yield ``(items, last_evaluated_key)`` for each page of one segment of a parallel scan,
-    starting after ``start_key``; the last page has no key."""
-    params: dict[str, Any] = {
-        "TableName": table,
-        "Segment": segment,
-        "TotalSegments": total_segments,
-        "ConsistentRead": consistent,
-    }
-    if start_key:
-        # The paginator sends this on the first request and its own tokens after that.
-        params["ExclusiveStartKey"] = dict(start_key)
-    config = {"PageSize": page_size} if page_size else {}
-    for page in dynamodb.get_paginator("scan").paginate(**params, PaginationConfig=config):
-        yield page.get("Items", []), page.get("LastEvaluatedKey")

@@ -15,11 +15,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .client import make_client
+from ..core.settings import Settings
+from ..index.client import make_client
+from ..index.writer import BulkWriter
+from .batch import BatchReport, BatchSyncer
 from .deadletter import DeadLetterSink, LogDeadLetters, SqsDeadLetters
-from .settings import Settings
-from .sync import BatchReport, BatchSyncer
-from .writer import BulkWriter
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse

@@ -9,7 +9,7 @@ A document is the item as plain JSON: ``S``/``BOOL``/``NULL``/``M``/``L`` as the
 ``SS``/``NS``/``BS`` as sorted arrays, ``B``/``BS`` as (canonical) base64. Numbers keep every
 digit: they are written as JSON number *tokens* with the exact decimal digits DynamoDB holds
 (38 significant digits, exponents down to -130), never through a float; see `dumps` and
-`number_text`. How the index maps them is `index.py`'s business (exact keyword plus a
+`number_text`. How the index maps them is `mapping`'s business (exact keyword plus a
 ``double`` sub-field). One attribute name is reserved, `SYNC_FIELD` (``_sync``): it carries the
 bookkeeping below; an item that has an attribute of that name is dead-lettered, not indexed.
 
@@ -59,7 +59,7 @@ keys and ``_sync.deleted: true``, under the same versioning. OpenSearch forgets 
 deleted documents after ``index.gc_deletes`` (60 s by default), after which an old ``INSERT``
 replayed from ``TRIM_HORIZON`` would resurrect the item; a tombstone is an ordinary document
 and never forgets. The alias the function writes to carries a filter that hides tombstones
-from searches and counts (`index.py`); a ``GET`` by id through the alias does not apply alias
+from searches and counts (`mapping`); a ``GET`` by id through the alias does not apply alias
 filters, so readers by id check ``_sync.deleted``. Tombstones older than the stream's 24-hour
 retention can be purged by a maintenance job.
 
@@ -96,9 +96,11 @@ __all__ = [
     "dumps",
     "external_version",
     "is_newer",
+    "loads",
     "number_text",
     "plain_image",
     "sequence_number_of",
+    "stored_sequence",
     "to_change",
 ]
 
@@ -290,6 +292,15 @@ def dumps(value: Any) -> str:
     return "".join(parts)
 
 
+def loads(text: str | bytes) -> Any:
+    """JSON with every number that has a fraction or exponent read as `Decimal`, not float.
+
+    The inverse of `dumps` for stored documents: a float keeps about 16 of a DynamoDB number's
+    38 digits. Integers are exact in Python already.
+    """
+    return json.loads(text, parse_float=Decimal)
+
+
 def _encode(value: Any, parts: list[str]) -> None:
     if isinstance(value, str):
         parts.append(json.dumps(value, ensure_ascii=False))
@@ -365,15 +376,30 @@ def external_version(created_at: float | None) -> int:
     return int(created_at) << VERSION_SHIFT
 
 
+def _is_sequence_number(value: object) -> bool:
+    return isinstance(value, str) and value.isascii() and value.isdigit()
+
+
+def stored_sequence(source: object) -> str | None:
+    """The ``_sync.seq`` of a stored document's source when it holds a usable one.
+
+    A document without one (written by a backfill or by hand) has ``None``: `is_newer` ranks
+    it below every stream change.
+    """
+    meta = source.get(SYNC_FIELD) if isinstance(source, Mapping) else None
+    seq = meta.get("seq") if isinstance(meta, Mapping) else None
+    return seq if _is_sequence_number(seq) else None
+
+
 def is_newer(sequence_number: str, stored: object) -> bool:
     """Whether a change with ``sequence_number`` is newer than the stored one.
 
     A document without a (valid) stored sequence number, written by a backfill say, is older
     than any stream change.
     """
-    if not isinstance(stored, str) or not stored.isascii() or not stored.isdigit():
+    if not _is_sequence_number(stored):
         return True
-    return int(sequence_number) > int(stored)
+    return int(sequence_number) > int(stored)  # type: ignore[arg-type]
 
 
 # --- records -----------------------------------------------------------------------------
@@ -388,7 +414,7 @@ def _require_map(parent: Mapping[str, Any], name: str) -> Mapping[str, Any]:
 
 def _sequence_number(stream: Mapping[str, Any]) -> str:
     value = stream.get("SequenceNumber")
-    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+    if not _is_sequence_number(value):
         raise MalformedRecordError(f"SequenceNumber must be a decimal string, got {value!r:.80}")
     return value
 

@@ -1,0 +1,1 @@
+"""The sync function: handler (Lambda entry point), batch (one batch of records), deadletter."""
