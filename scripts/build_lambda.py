@@ -1,19 +1,22 @@
-"""Build the Lambda zip (the sync and search functions), reproducibly: same inputs, same bytes.
+"""Build a function's Lambda zip, reproducibly: same inputs, same bytes.
 
-    python scripts/build_lambda.py [--out build/sync-function.zip] [--force]
+    python scripts/build_lambda.py --function sync|search [--out PATH] [--force]
 
-The zip holds ``lambda/requirements.txt`` installed for the python3.12 x86_64 Lambda runtime
-(manylinux wheels only, no bytecode, no console scripts) and the ``ddb_opensearch_sync``
-package. Both functions run from it, with different handlers: the sync function
-(``ddb_opensearch_sync.handler.handler``) and the search API's
-(``ddb_opensearch_sync.search.handler.handler``). They share every dependency, so a second zip
-would only repeat them and a second build; the search code adds a few kilobytes.
+A zip holds ``lambda/requirements.txt`` installed for the python3.12 x86_64 Lambda runtime
+(manylinux wheels only, no bytecode, no console scripts) and, of the ``ddb_opensearch_sync``
+package, only the modules its handler imports: the sync function
+(``ddb_opensearch_sync.sync.handler.handler``, default ``build/sync-function.zip``) carries no
+search or operator code, the search function (``ddb_opensearch_sync.search.handler.handler``,
+default ``build/search-function.zip``) no writer or sync code. The modules are found by
+tracing the handler's imports (stdlib `modulefinder`, static: lazy and ``TYPE_CHECKING``
+imports count too), which works because the subpackages' ``__init__`` files import nothing.
+``--function`` may be given more than once (with ``--out``): the zip then serves each of them.
 
 Entries are sorted and carry a fixed timestamp and fixed permissions, so Terraform's
 ``source_code_hash`` changes only when an input does.
 
 Nothing is rebuilt when the inputs are unchanged: the cache key is a hash of the requirements,
-the package sources, the pip options and this script; it is stored beside the zip
+the traced modules, the pip options and this script; it is stored beside the zip
 (``<out>.inputs``). Installed dependencies are cached separately under ``build/lambda-deps/``
 (keyed by the requirements alone), so editing the package re-zips in about a second.
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import modulefinder
 import os
 import shutil
 import subprocess
@@ -33,7 +37,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "lambda" / "requirements.txt"
 PACKAGE = ROOT / "lambda" / "ddb_opensearch_sync"
-DEFAULT_OUT = ROOT / "build" / "sync-function.zip"
+HANDLERS = {
+    "sync": "ddb_opensearch_sync.sync.handler",
+    "search": "ddb_opensearch_sync.search.handler",
+}
+"""Each function's handler module (the Lambda handler is ``<module>.handler``)."""
 DEPS_CACHE = ROOT / "build" / "lambda-deps"
 
 PIP_OPTIONS = (
@@ -57,14 +65,22 @@ def say(message: str) -> None:
     print(f"build_lambda: {message}", flush=True)
 
 
-def package_files() -> list[Path]:
-    return sorted(
-        path
-        for path in PACKAGE.rglob("*")
-        if path.is_file()
-        and not EXCLUDED_DIRS.intersection(path.relative_to(PACKAGE).parts)
-        and path.suffix not in EXCLUDED_SUFFIXES
-    )
+def default_out(function: str) -> Path:
+    return ROOT / "build" / f"{function}-function.zip"
+
+
+def package_files(functions: list[str]) -> list[Path]:
+    """The package's modules that the handlers of ``functions`` import, found by tracing."""
+    finder = modulefinder.ModuleFinder(path=[str(PACKAGE.parent)])  # the package alone
+    for function in functions:
+        finder.import_hook(HANDLERS[function])
+    prefix = f"{PACKAGE.name}."
+    files = {
+        Path(module.__file__)
+        for name, module in finder.modules.items()
+        if (name == PACKAGE.name or name.startswith(prefix)) and module.__file__
+    }
+    return sorted(files)
 
 
 def digest(*chunks: bytes) -> str:
@@ -79,9 +95,9 @@ def dependencies_key() -> str:
     return digest(REQUIREMENTS.read_bytes(), "\n".join(PIP_OPTIONS).encode())
 
 
-def inputs_key() -> str:
+def inputs_key(functions: list[str]) -> str:
     chunks = [dependencies_key().encode(), Path(__file__).read_bytes()]
-    for path in package_files():
+    for path in package_files(functions):
         chunks += [path.relative_to(PACKAGE).as_posix().encode(), path.read_bytes()]
     return digest(*chunks)
 
@@ -119,7 +135,7 @@ def install_dependencies() -> Path:
     return target
 
 
-def zip_entries(deps: Path) -> list[tuple[str, Path]]:
+def zip_entries(deps: Path, functions: list[str]) -> list[tuple[str, Path]]:
     entries: list[tuple[str, Path]] = []
     for path in deps.rglob("*"):
         relative = path.relative_to(deps)
@@ -130,7 +146,7 @@ def zip_entries(deps: Path) -> list[tuple[str, Path]]:
             and path.suffix not in EXCLUDED_SUFFIXES
         ):
             entries.append((relative.as_posix(), path))
-    for path in package_files():
+    for path in package_files(functions):
         entries.append((f"{PACKAGE.name}/{path.relative_to(PACKAGE).as_posix()}", path))
     names = [name for name, _ in entries]
     if len(names) != len(set(names)):
@@ -151,25 +167,37 @@ def write_zip(entries: list[tuple[str, Path]], out: Path) -> None:
     os.replace(partial, out)
 
 
-def build(out: Path, *, force: bool = False) -> bool:
-    """Build ``out`` unless it is up to date; True if it was (re)built."""
-    key = inputs_key()
+def build(functions: list[str], out: Path, *, force: bool = False) -> bool:
+    """Build ``out`` for ``functions`` unless it is up to date; True if it was (re)built."""
+    key = inputs_key(functions)
     stamp = out.with_name(out.name + ".inputs")
     if not force and out.exists() and stamp.exists() and stamp.read_text().strip() == key:
         return False
     deps = install_dependencies()
-    write_zip(zip_entries(deps), out)
+    write_zip(zip_entries(deps, functions), out)
     stamp.write_text(key + "\n")
     return True
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="zip to write")
+    parser.add_argument(
+        "--function",
+        action="append",
+        choices=sorted(HANDLERS),
+        required=True,
+        help="the function the zip is for (repeat, with --out, for one zip serving several)",
+    )
+    parser.add_argument(
+        "--out", type=Path, help="zip to write (default: build/<function>-function.zip)"
+    )
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     args = parser.parse_args()
-    out = args.out.resolve()
-    built = build(out, force=args.force)
+    functions = sorted(set(args.function))
+    if args.out is None and len(functions) > 1:
+        parser.error("a zip for several functions needs --out")
+    out = (args.out or default_out(functions[0])).resolve()
+    built = build(functions, out, force=args.force)
     data = out.read_bytes()
     state = "built" if built else "up to date"
     say(

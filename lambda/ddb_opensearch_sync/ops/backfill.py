@@ -55,7 +55,7 @@ from ..core.records import Change, MalformedRecordError
 from ..core.settings import DEFAULT_SEGMENTS
 from ..index.writer import BulkWriter, Outcome, write_page
 from .progress import NullProgress, Progress
-from .scan import run_segments, scan_pages
+from .scan import ParallelScan
 from .state import TEMPORARY_GLOB, read_json, write_json
 from .table import DynamoDBClient, TableInfo, decode_key, encode_key, item_change, item_keys
 
@@ -110,6 +110,8 @@ class BackfillReport:
     table: str
     target: str
     segments: int
+    resumed: bool = False
+    """Started from earlier checkpoints."""
     scanned: int = 0
     written: int = 0
     stale: int = 0
@@ -117,7 +119,6 @@ class BackfillReport:
     rejected: int = 0
     rejected_items: list[dict[str, Any]] = field(default_factory=list)
     pages: int = 0
-    resumed: bool = False
     completed: bool = False
     stopped: str | None = None
     """Why the run ended early: ``max_pages`` or ``interrupted``."""
@@ -188,10 +189,10 @@ class CheckpointStore:
 class _Run:
     """One backfill run: what it reads and writes, its counters, the page budget, the stop flag.
 
-    Its segments run in parallel (`scan.run_segments`) and share it.
+    Its segments run in parallel (`scan.ParallelScan.run`) and share it.
     """
 
-    dynamodb: DynamoDBClient
+    scan: ParallelScan
     table: TableInfo
     writer: BulkWriter
     options: BackfillOptions
@@ -207,14 +208,7 @@ class _Run:
         state = self.states[segment]
         if state.done:
             return
-        pages = scan_pages(
-            self.dynamodb,
-            self.table.name,
-            segment=state.segment,
-            total_segments=len(self.states),
-            start_key=decode_key(state.last_key) if state.last_key else None,
-            page_size=self.options.page_size,
-        )
+        pages = self.scan.pages(segment, decode_key(state.last_key) if state.last_key else None)
         for items, last_key in pages:
             # The page is fetched but not yet written: stopping here leaves the checkpoint
             # before it, so a resume reads it again.
@@ -322,10 +316,11 @@ def run_backfill(
     report.segments = len(states)
     already = sum(s.items for s in states)
     progress.start(description, max(table.item_count - already, 0) or None)
-    run = _Run(dynamodb, table, writer, options, store, states, report, progress, stop)
+    scan = ParallelScan(dynamodb, table.name, len(states), options.page_size)
+    run = _Run(scan, table, writer, options, store, states, report, progress, stop)
     started = time.monotonic()
     try:
-        if not run_segments(run.backfill_segment, len(states), stop):
+        if not scan.run(run.backfill_segment, stop):
             report.stopped = "interrupted"  # workers finished their pages: checkpoints exact
     finally:
         report.elapsed = round(time.monotonic() - started, 3)

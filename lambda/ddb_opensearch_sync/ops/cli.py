@@ -119,6 +119,11 @@ def _add_table_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_state_option(parser: argparse.ArgumentParser, flag: str, what: str, folder: str) -> None:
+    """A folder option whose default is `state.state_dir`'s."""
+    parser.add_argument(flag, type=Path, help=f"{what} (default: ./{DEFAULT_STATE_DIR}/{folder})")
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -181,10 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
         "after every page; --resume continues an interrupted run.",
     )
     backfill.add_argument("--resume", action="store_true", help="continue from the checkpoints")
-    backfill.add_argument(
-        "--checkpoint-dir",
-        type=Path,
-        help=f"where checkpoints live (default: ./{DEFAULT_STATE_DIR}/backfill-<table>-<alias>)",
+    _add_state_option(
+        backfill, "--checkpoint-dir", "where checkpoints live", "backfill-<table>-<alias>"
     )
     backfill.add_argument(
         "--max-pages", type=_positive, help="stop after writing this many pages (exit code 5)"
@@ -222,11 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.add_argument("--delete-old", action="store_true", help="delete the old index")
     reindex.add_argument("--resume", action="store_true", help="continue an interrupted run")
     reindex.add_argument("--abort", action="store_true", help="undo an unfinished run")
-    reindex.add_argument(
-        "--state-dir",
-        type=Path,
-        help=f"state and checkpoints (default: ./{DEFAULT_STATE_DIR}/reindex-<alias>)",
-    )
+    _add_state_option(reindex, "--state-dir", "state and checkpoints", "reindex-<alias>")
     reindex.add_argument(
         "--margin",
         type=float,

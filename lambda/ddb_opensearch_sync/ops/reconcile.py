@@ -65,7 +65,7 @@ from ..core.records import (
 from ..core.settings import DEFAULT_SEGMENTS, DEFAULT_SETTLE
 from ..index.writer import BulkWriter, Outcome, write_page
 from .progress import NullProgress, Progress
-from .scan import run_segments, scan_pages
+from .scan import ParallelScan
 from .table import (
     BACKFILL_SEQUENCE,
     DynamoDBClient,
@@ -296,11 +296,14 @@ class _Reconciler:
         candidates: dict[str, dict[str, Any] | None] = {}
         seen: set[str] = set()
         stop = threading.Event()
+        scan = ParallelScan(
+            self.dynamodb, self.table.name, self.options.segments, self.options.page_size
+        )
 
         def work(segment: int) -> None:
-            self._compare_segment(segment, digests, candidates, seen, stop)
+            self._compare_segment(scan.pages(segment), digests, candidates, seen, stop)
 
-        if not run_segments(work, self.options.segments, stop):
+        if not scan.run(work, stop):
             raise KeyboardInterrupt  # the workers stopped at a page boundary
         self.progress.finish()
         for doc_id in digests.keys() - seen:
@@ -309,19 +312,12 @@ class _Reconciler:
 
     def _compare_segment(
         self,
-        segment: int,
+        pages: Iterable[tuple[list[dict[str, Any]], Any]],
         digests: dict[str, bytes],
         candidates: dict[str, dict[str, Any] | None],
         seen: set[str],
         stop: threading.Event,
     ) -> None:
-        pages = scan_pages(
-            self.dynamodb,
-            self.table.name,
-            segment=segment,
-            total_segments=self.options.segments,
-            page_size=self.options.page_size,
-        )
         for items, _ in pages:
             if stop.is_set():
                 return

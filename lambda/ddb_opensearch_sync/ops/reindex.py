@@ -63,7 +63,7 @@ from ..core.mapping import (
     template_name,
 )
 from ..core.records import SYNC_FIELD, Action, Change, EventName, dumps, stored_sequence
-from ..core.settings import DEFAULT_MARGIN
+from ..core.settings import DEFAULT_BULK_MAX_ACTIONS, DEFAULT_MARGIN
 from ..index.setup import current_index
 from ..index.writer import BulkWriter, Outcome, write_page
 from .backfill import BackfillOptions, run_backfill
@@ -85,7 +85,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-COPY_CHUNK = 1000
+COPY_CHUNK = DEFAULT_BULK_MAX_ACTIONS
+"""Documents read per scroll page and written per page: one ``_bulk`` request's worth."""
 MAX_FROZEN_PASSES = 10
 
 
@@ -102,9 +103,9 @@ class ReindexOptions:
     """The new index's generation; default: the current one + 1."""
     margin: float = DEFAULT_MARGIN
     catch_up_passes: int = 5
+    write_timeout: float = 120.0
     delete_old: bool = False
     resume: bool = False
-    write_timeout: float = 120.0
 
 
 @dataclass(slots=True)

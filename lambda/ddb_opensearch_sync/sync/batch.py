@@ -56,16 +56,20 @@ class BatchReport(WriteStats):
 
     size: int = 0
     actions: Counter[str] = field(default_factory=Counter)
+    # Mapping the records:
     ttl_expiries: int = 0
-    superseded: int = 0
-    written: int = 0
-    stale: int = 0
     malformed: int = 0
-    rejected: int = 0
-    dead_lettered: int = 0
-    failed: int = 0
+    superseded: int = 0
+    """Older changes of an item whose newer change the batch holds too."""
     stream_lag_max: float | None = None
     stream_lag_min: float | None = None
+    # Writing the newest changes (`WriteStats` has what it cost):
+    written: int = 0
+    stale: int = 0
+    rejected: int = 0
+    # What is left:
+    dead_lettered: int = 0
+    failed: int = 0
     retry_from: str | None = None
 
     def add_write(self, report: WriteReport) -> None:
