@@ -40,11 +40,13 @@ sys.path.insert(0, str(ROOT / "lambda"))
 import boto3  # noqa: E402  (after the path set-up, so the package imports from this checkout)
 from opensearchpy import OpenSearch, helpers  # noqa: E402
 
-from ddb_opensearch_sync.backfill import BackfillOptions, run_backfill  # noqa: E402
-from ddb_opensearch_sync.client import make_client  # noqa: E402
-from ddb_opensearch_sync.index import setup_index, template_name  # noqa: E402
-from ddb_opensearch_sync.table import TableInfo, item_change, scan_pages  # noqa: E402
-from ddb_opensearch_sync.writer import BulkWriter  # noqa: E402
+from ddb_opensearch_sync.core.mapping import template_name  # noqa: E402
+from ddb_opensearch_sync.index.client import make_client  # noqa: E402
+from ddb_opensearch_sync.index.setup import setup_index  # noqa: E402
+from ddb_opensearch_sync.index.writer import BulkWriter  # noqa: E402
+from ddb_opensearch_sync.ops.backfill import BackfillOptions, run_backfill  # noqa: E402
+from ddb_opensearch_sync.ops.scan import ParallelScan  # noqa: E402
+from ddb_opensearch_sync.ops.table import TableInfo, item_change  # noqa: E402
 
 SEGMENTS = 4
 CHUNK = 1000
@@ -101,9 +103,11 @@ def _count(client: OpenSearch, alias: str) -> int:
 
 
 def _scan_all(dynamodb: Any, table: TableInfo) -> list[dict[str, Any]]:
+    scan = ParallelScan(dynamodb, table.name, SEGMENTS)
+
     def segment(number: int) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
-        for items, _ in scan_pages(dynamodb, table.name, segment=number, total_segments=SEGMENTS):
+        for items, _ in scan.pages(number):
             found.extend(items)
         return found
 

@@ -21,8 +21,9 @@ for _path in (ROOT / "lambda", ROOT / "stack"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from ddb_opensearch_sync.client import make_client  # noqa: E402
-from ddb_opensearch_sync.index import concrete_index_name, setup_index, template_name  # noqa: E402
+from ddb_opensearch_sync.core.mapping import concrete_index_name, template_name  # noqa: E402
+from ddb_opensearch_sync.index.client import make_client  # noqa: E402
+from ddb_opensearch_sync.index.setup import setup_index  # noqa: E402
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch

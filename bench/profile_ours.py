@@ -33,15 +33,15 @@ if str(ROOT) not in sys.path:
 from bench import throughput  # noqa: E402
 from bench.common import Endpoints, opensearch_client, scratch_index  # noqa: E402
 from bench.streamgen import StreamGenerator  # noqa: E402
-from ddb_opensearch_sync import records  # noqa: E402
-from ddb_opensearch_sync.deadletter import LogDeadLetters  # noqa: E402
-from ddb_opensearch_sync.sync import BatchSyncer  # noqa: E402
-from ddb_opensearch_sync.writer import BulkWriter  # noqa: E402
+from ddb_opensearch_sync.core import records  # noqa: E402
+from ddb_opensearch_sync.index.writer import BulkWriter  # noqa: E402
+from ddb_opensearch_sync.sync.batch import BatchSyncer  # noqa: E402
+from ddb_opensearch_sync.sync.deadletter import LogDeadLetters  # noqa: E402
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
 
-    from ddb_opensearch_sync.records import Change
+    from ddb_opensearch_sync.core.records import Change
 
 
 def per_record_us(step: Callable[[Any], Any], items: list[Any]) -> float:

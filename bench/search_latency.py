@@ -30,16 +30,10 @@ from typing import Any
 from opensearchpy import OpenSearch
 from opensearchpy.helpers import bulk
 
-from ddb_opensearch_sync.client import make_client
-from ddb_opensearch_sync.index import index_mappings, index_settings
-from ddb_opensearch_sync.search import (
-    parse_search,
-    parse_suggest,
-    search_body,
-    search_page,
-    suggest_body,
-    suggest_page,
-)
+from ddb_opensearch_sync.core.mapping import index_mappings, index_settings
+from ddb_opensearch_sync.index.client import make_client
+from ddb_opensearch_sync.search.params import parse_search, parse_suggest
+from ddb_opensearch_sync.search.query import search_body, search_page, suggest_body, suggest_page
 
 __all__ = ["run"]
 

@@ -46,8 +46,8 @@ from bench.common import (
     summarize,
 )
 from bench.streamgen import StreamGenerator, batches
-from ddb_opensearch_sync import settings
-from ddb_opensearch_sync.records import Action, compact, to_change
+from ddb_opensearch_sync.core import settings
+from ddb_opensearch_sync.core.records import Action, compact, to_change
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -136,7 +136,7 @@ class _NullWriter(io.TextIOBase):
 
 
 def _ours(endpoints: Endpoints) -> Callable[[OpenSearch, str, Sequence[Batch]], None]:
-    from ddb_opensearch_sync import handler as lambda_handler  # Powertools set-up on import
+    from ddb_opensearch_sync.sync import handler as lambda_handler  # Powertools set-up on import
 
     def run(_client: OpenSearch, alias: str, work: Sequence[Batch]) -> None:
         # The handler reads its settings from the environment, as in Lambda.

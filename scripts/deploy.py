@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "stack"))
 
 import stackctl  # noqa: E402  (the stack's own settings and paths; stdlib only)
-from ddb_opensearch_sync.client import make_client  # noqa: E402
+from ddb_opensearch_sync.index.client import make_client  # noqa: E402
 
 LOCAL_ROOT = ROOT / "infra" / "envs" / "local"
 FUNCTION_ZIP = ROOT / "build" / "sync-function.zip"

@@ -53,7 +53,7 @@ def index_name() -> str:
 @pytest.fixture(scope="session")
 def opensearch_client(opensearch_url: str):
     """The project's own OpenSearch client (no auth) for the stack's node."""
-    from ddb_opensearch_sync.client import make_client
+    from ddb_opensearch_sync.index.client import make_client
 
     return make_client(opensearch_url)
 

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.records import SYNC_FIELD
+from ddb_opensearch_sync.core.records import SYNC_FIELD
 from tests.polling import eventually
 
 TIMEOUT = 30  # seconds, per HTTP request

@@ -23,11 +23,12 @@ import boto3
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync import cli
-from ddb_opensearch_sync.index import setup_index, template_name
-from ddb_opensearch_sync.reconcile import ReconcileOptions, ReconcileReport, reconcile
-from ddb_opensearch_sync.table import TableInfo
-from ddb_opensearch_sync.writer import BulkWriter
+from ddb_opensearch_sync.core.mapping import template_name
+from ddb_opensearch_sync.index.setup import setup_index
+from ddb_opensearch_sync.index.writer import BulkWriter
+from ddb_opensearch_sync.ops import cli
+from ddb_opensearch_sync.ops.reconcile import ReconcileOptions, ReconcileReport, reconcile
+from ddb_opensearch_sync.ops.table import TableInfo
 from tests.polling import eventually
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,11 +16,12 @@ from typing import Any
 from boto3.dynamodb.types import Binary, TypeSerializer
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.deadletter import SqsDeadLetters
-from ddb_opensearch_sync.index import concrete_index_name, setup_index
-from ddb_opensearch_sync.records import SYNC_FIELD, TtlPolicy
-from ddb_opensearch_sync.sync import BatchSyncer
-from ddb_opensearch_sync.writer import BulkWriter
+from ddb_opensearch_sync.core.mapping import concrete_index_name
+from ddb_opensearch_sync.core.records import SYNC_FIELD, TtlPolicy
+from ddb_opensearch_sync.index.setup import setup_index
+from ddb_opensearch_sync.index.writer import BulkWriter
+from ddb_opensearch_sync.sync.batch import BatchSyncer
+from ddb_opensearch_sync.sync.deadletter import SqsDeadLetters
 from tests.polling import eventually
 
 _SERIALIZER = TypeSerializer()

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.client import make_client
-from ddb_opensearch_sync.records import SYNC_FIELD, dumps, plain_image
+from ddb_opensearch_sync.core.records import SYNC_FIELD, dumps, plain_image
+from ddb_opensearch_sync.index.client import make_client
 from tests.polling import eventually
 
 from .pipeline_support import (

@@ -9,9 +9,10 @@ import threading
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.client import make_client
-from ddb_opensearch_sync.index import INDEX_GENERATION, concrete_index_name, current_index
-from ddb_opensearch_sync.reindex import work_alias
+from ddb_opensearch_sync.core.mapping import INDEX_GENERATION, concrete_index_name
+from ddb_opensearch_sync.index.client import make_client
+from ddb_opensearch_sync.index.setup import current_index
+from ddb_opensearch_sync.ops.reindex import work_alias
 from tests.polling import eventually
 
 from .pipeline_support import (

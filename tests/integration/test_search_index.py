@@ -14,24 +14,17 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync import cli
-from ddb_opensearch_sync.index import (
+from ddb_opensearch_sync.core.mapping import (
     INDEX_GENERATION,
-    IndexSetupError,
     alias_filter,
     concrete_index_name,
     mapping_digest,
-    setup_index,
     template_name,
 )
-from ddb_opensearch_sync.search import (
-    parse_search,
-    parse_suggest,
-    search_body,
-    search_page,
-    suggest_body,
-    suggest_page,
-)
+from ddb_opensearch_sync.index.setup import IndexSetupError, setup_index
+from ddb_opensearch_sync.ops import cli
+from ddb_opensearch_sync.search.params import parse_search, parse_suggest
+from ddb_opensearch_sync.search.query import search_body, search_page, suggest_body, suggest_page
 
 from .sync_support import unique_alias
 

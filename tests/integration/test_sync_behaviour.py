@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.index import concrete_index_name
-from ddb_opensearch_sync.records import SYNC_FIELD, TtlPolicy, document_id, to_change
+from ddb_opensearch_sync.core.mapping import concrete_index_name
+from ddb_opensearch_sync.core.records import SYNC_FIELD, TtlPolicy, document_id, to_change
 
 from .sync_support import (
     Stream,

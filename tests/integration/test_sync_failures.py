@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.client import make_client
-from ddb_opensearch_sync.deadletter import MESSAGE_SOURCE
-from ddb_opensearch_sync.index import concrete_index_name
-from ddb_opensearch_sync.sync import DeadLetterError
+from ddb_opensearch_sync.core.mapping import concrete_index_name
+from ddb_opensearch_sync.index.client import make_client
+from ddb_opensearch_sync.sync.batch import DeadLetterError
+from ddb_opensearch_sync.sync.deadletter import MESSAGE_SOURCE
 
 from .sync_support import (
     Stream,

@@ -7,17 +7,16 @@ import json
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync import cli
-from ddb_opensearch_sync.client import make_client
-from ddb_opensearch_sync.index import (
-    IndexSetupError,
+from ddb_opensearch_sync.core.mapping import (
     alias_filter,
     concrete_index_name,
     index_mappings,
     index_settings,
-    setup_index,
     template_name,
 )
+from ddb_opensearch_sync.index.client import make_client
+from ddb_opensearch_sync.index.setup import IndexSetupError, setup_index
+from ddb_opensearch_sync.ops import cli
 
 from .sync_support import unique_alias
 

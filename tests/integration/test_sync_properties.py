@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.records import SYNC_FIELD, document_id
+from ddb_opensearch_sync.core.records import SYNC_FIELD, document_id
 
 from .sync_support import (
     Stream,

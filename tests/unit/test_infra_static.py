@@ -206,7 +206,7 @@ def test_aws_root_plans_cleanly_against_the_local_stack(
     with zipfile.ZipFile(function_zip, "w") as archive:
         archive.writestr("ddb_opensearch_sync/__init__.py", "")
         archive.writestr(
-            "ddb_opensearch_sync/handler.py",
+            "ddb_opensearch_sync/sync/handler.py",
             "def handler(event, context):\n    return {'batchItemFailures': []}\n",
         )
     root = infra_copy / "envs" / "aws"
@@ -277,7 +277,7 @@ def test_aws_root_plans_cleanly_against_the_local_stack(
     assert 60 <= mapping["maximum_record_age_in_seconds"] <= 604_800
     function = resources["module.sync.aws_lambda_function.this[0]"]
     assert function["runtime"] == "python3.12"
-    assert function["handler"] == "ddb_opensearch_sync.handler.handler"
+    assert function["handler"] == "ddb_opensearch_sync.sync.handler.handler"
     assert "aws_api_gateway_account.this[0]" in resources
     search = resources["module.search.aws_lambda_function.search[0]"]
     assert search["handler"] == "ddb_opensearch_sync.search.handler.handler"

@@ -8,19 +8,19 @@ from decimal import Decimal
 
 import pytest
 
-from ddb_opensearch_sync import cli
-from ddb_opensearch_sync.backfill import BackfillError, CheckpointStore, SegmentState
-from ddb_opensearch_sync.index import generation_of
-from ddb_opensearch_sync.progress import (
+from ddb_opensearch_sync.core.mapping import generation_of
+from ddb_opensearch_sync.core.records import SYNC_FIELD, Action, document_id
+from ddb_opensearch_sync.ops import cli
+from ddb_opensearch_sync.ops.backfill import BackfillError, CheckpointStore, SegmentState
+from ddb_opensearch_sync.ops.progress import (
     NullProgress,
     PlainProgress,
     format_duration,
     make_progress,
 )
-from ddb_opensearch_sync.reconcile import canonical
-from ddb_opensearch_sync.records import SYNC_FIELD, Action, document_id
-from ddb_opensearch_sync.reindex import _stored_change
-from ddb_opensearch_sync.table import (
+from ddb_opensearch_sync.ops.reconcile import canonical
+from ddb_opensearch_sync.ops.reindex import _stored_change
+from ddb_opensearch_sync.ops.table import (
     TableInfo,
     decode_key,
     encode_key,

@@ -10,14 +10,7 @@ from typing import Any
 
 import pytest
 
-from ddb_opensearch_sync.client import parse_endpoint
-from ddb_opensearch_sync.deadletter import (
-    MESSAGE_SOURCE,
-    DeadLetter,
-    DeadLetterKind,
-    message_body,
-)
-from ddb_opensearch_sync.index import (
+from ddb_opensearch_sync.core.mapping import (
     INDEX_GENERATION,
     alias_filter,
     concrete_index_name,
@@ -25,9 +18,16 @@ from ddb_opensearch_sync.index import (
     index_mappings,
     index_template,
 )
-from ddb_opensearch_sync.records import SYNC_FIELD, TtlPolicy
-from ddb_opensearch_sync.settings import Auth, ConfigurationError, Settings
-from ddb_opensearch_sync.writer import ErrorKind, classify
+from ddb_opensearch_sync.core.records import SYNC_FIELD, TtlPolicy
+from ddb_opensearch_sync.core.settings import Auth, ConfigurationError, Settings
+from ddb_opensearch_sync.index.client import parse_endpoint
+from ddb_opensearch_sync.index.writer import ErrorKind, classify
+from ddb_opensearch_sync.sync.deadletter import (
+    MESSAGE_SOURCE,
+    DeadLetter,
+    DeadLetterKind,
+    message_body,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ITEMS = json.loads((FIXTURES / "opensearch_bulk_items.json").read_text())

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ddb_opensearch_sync.records import (
+from ddb_opensearch_sync.core.records import (
     MAX_ID_BYTES,
     SYNC_FIELD,
     VERSION_SHIFT,
