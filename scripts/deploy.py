@@ -1,6 +1,6 @@
 """Deploy the system to the running local stack, or destroy it.
 
-``apply``: build the function zip, apply ``infra/envs/local`` with ``tflocal``, create the
+``apply``: build the function zips, apply ``infra/envs/local`` with ``tflocal``, create the
 search index and its alias, and record the deployed names for ``make env``.
 ``destroy``: the reverse. ``plan``: show what ``apply`` would change.
 
@@ -31,7 +31,14 @@ import stackctl  # noqa: E402  (the stack's own settings and paths; stdlib only)
 from ddb_opensearch_sync.index.client import make_client  # noqa: E402
 
 LOCAL_ROOT = ROOT / "infra" / "envs" / "local"
-FUNCTION_ZIP = ROOT / "build" / "sync-function.zip"
+# One zip per function (each carries only what its handler imports), and, while the local
+# root takes one zip for both functions (`function_zip_path`), one that serves both.
+FUNCTION_ZIPS = {
+    ("sync",): ROOT / "build" / "sync-function.zip",
+    ("search",): ROOT / "build" / "search-function.zip",
+    ("search", "sync"): ROOT / "build" / "function.zip",
+}
+FUNCTION_ZIP = FUNCTION_ZIPS[("search", "sync")]
 TFLOCAL = Path(sys.executable).parent / "tflocal"
 CLI = Path(sys.executable).parent / "ddb-opensearch-sync"
 
@@ -130,10 +137,12 @@ def require_stack(settings: dict[str, str], paths: stackctl.Paths) -> None:
 
 
 def build_function() -> None:
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_lambda.py"), "--out", str(FUNCTION_ZIP)],
-        check=True,
-    )
+    for functions, out in FUNCTION_ZIPS.items():
+        chosen = [arg for function in functions for arg in ("--function", function)]
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "build_lambda.py"), *chosen, "--out", str(out)],
+            check=True,
+        )
 
 
 def write_outputs(env: dict[str, str], paths: stackctl.Paths) -> dict[str, str]:
