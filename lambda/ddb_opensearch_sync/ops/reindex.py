@@ -10,7 +10,7 @@ Constraints that shape the design
 
 Sequence
 --------
-1. Create the new index ``<alias>-v<n+1>`` with the current template and mapping (`index`),
+1. Create the new index ``<alias>-v<n+1>`` with the current template and mapping (`mapping`),
    reachable only through a private write alias ``<alias>-reindex``. Note the start time T0.
 2. Backfill it from the table (`backfill`: version 0, sequence ``"0"``), resumable.
    Meanwhile the function keeps writing to the old index through the alias; readers see the

@@ -5,7 +5,7 @@ queries, which analyse it (or compare it) as text: there is no ``query_string`` 
 ``simple_query_string`` here, so ``title:*``, ``)(`` or ``AND`` mean nothing special.
 
 Ranking. The text fields are scored with the ``boolean`` similarity (see
-`ddb_opensearch_sync.index`): each matching clause adds its boost, whatever else the index
+`ddb_opensearch_sync.core.mapping`): each matching clause adds its boost, whatever else the index
 holds, so scores stay put while other documents change and ``search_after`` pages exactly. The
 boosts are tiers, each worth more than everything below it can add up to (with at most
 `params.MAX_QUERY_WORDS` words, a word scoring at most its best field's boost, 3):

@@ -1,7 +1,7 @@
-"""Lambda entry point: ``ddb_opensearch_sync.handler.handler``.
+"""Lambda entry point: ``ddb_opensearch_sync.sync.handler.handler``.
 
 The event source mapping must enable ``ReportBatchItemFailures``; the answer names the
-earliest record still to do (`sync`). Clients are built once per execution environment.
+earliest record still to do (`batch`). Clients are built once per execution environment.
 """
 
 from __future__ import annotations
