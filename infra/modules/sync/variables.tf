@@ -57,7 +57,7 @@ variable "function_zip_path" {
 variable "handler" {
   description = "Handler of the function"
   type        = string
-  default     = "ddb_opensearch_sync.handler.handler"
+  default     = "ddb_opensearch_sync.sync.handler.handler"
 }
 
 variable "runtime" {
@@ -94,11 +94,6 @@ variable "tracing_mode" {
   description = "X-Ray tracing of the function: PassThrough or Active (Active also grants xray:PutTraceSegments/PutTelemetryRecords)"
   type        = string
   default     = "PassThrough"
-
-  validation {
-    condition     = contains(["PassThrough", "Active"], var.tracing_mode)
-    error_message = "tracing_mode must be PassThrough or Active."
-  }
 }
 
 variable "kms_key_arn" {
