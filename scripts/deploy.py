@@ -32,19 +32,23 @@ from ddb_opensearch_sync.client import make_client  # noqa: E402
 
 LOCAL_ROOT = ROOT / "infra" / "envs" / "local"
 FUNCTION_ZIP = ROOT / "build" / "sync-function.zip"
+SEARCH_FUNCTION_ZIP = ROOT / "build" / "search-function.zip"
 TFLOCAL = Path(sys.executable).parent / "tflocal"
 CLI = Path(sys.executable).parent / "ddb-opensearch-sync"
 
 # Terraform output -> the variable `make env` prints.
 OUTPUTS = {
-    "api_url": "API_URL",
-    "table_name": "TABLE_NAME",
-    "index_name": "INDEX_NAME",
-    "function_name": "FUNCTION_NAME",
-    "search_function_name": "SEARCH_FUNCTION_NAME",
-    "dlq_url": "DLQ_URL",
-    "opensearch_endpoint": "OPENSEARCH_ENDPOINT",
-    "stream_arn": "STREAM_ARN",
+    name: name.upper()
+    for name in (
+        "api_url",
+        "table_name",
+        "table_stream_arn",
+        "index_alias",
+        "opensearch_endpoint",
+        "sync_function_name",
+        "search_function_name",
+        "dlq_url",
+    )
 }
 
 
@@ -68,7 +72,8 @@ def terraform_env(paths: stackctl.Paths, settings: dict[str, str]) -> dict[str, 
         "TF_IN_AUTOMATION": "1",
         "DISABLE_DEPRECATION_NOTICE": "1",  # tflocal's banner
         # The zip path is an input of the local root; an absolute path keeps -chdir simple.
-        "TF_VAR_function_zip_path": str(FUNCTION_ZIP),
+        "TF_VAR_sync_function_zip_path": str(FUNCTION_ZIP),
+        "TF_VAR_search_function_zip_path": str(SEARCH_FUNCTION_ZIP),
         "TF_VAR_localstack_endpoint": f"http://localhost:{settings['LOCALSTACK_PORT']}",
     }
 
@@ -130,10 +135,11 @@ def require_stack(settings: dict[str, str], paths: stackctl.Paths) -> None:
 
 
 def build_function() -> None:
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_lambda.py"), "--out", str(FUNCTION_ZIP)],
-        check=True,
-    )
+    for zip_path in (FUNCTION_ZIP, SEARCH_FUNCTION_ZIP):
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "build_lambda.py"), "--out", str(zip_path)],
+            check=True,
+        )
 
 
 def write_outputs(env: dict[str, str], paths: stackctl.Paths) -> dict[str, str]:
@@ -151,7 +157,7 @@ def setup_index(values: dict[str, str]) -> None:
             "--endpoint",
             values["OPENSEARCH_ENDPOINT"],
             "--alias",
-            values["INDEX_NAME"],
+            values["INDEX_ALIAS"],
             "--auth",
             "none",
         ],
@@ -170,7 +176,7 @@ def reset_index(values: dict[str, str]) -> None:
     restart): without this, documents of a table that no longer exists would stay searchable.
     """
     client = make_client(values["OPENSEARCH_ENDPOINT"])
-    alias = values["INDEX_NAME"]
+    alias = values["INDEX_ALIAS"]
     if client.indices.exists_alias(name=alias):
         indices = sorted(client.indices.get_alias(name=alias))
         say(f"fresh deployment: emptying {', '.join(indices)} (left from an earlier stack)")
@@ -217,7 +223,7 @@ def root_lock() -> Iterator[None]:
 
 def plan(env: dict[str, str], paths: stackctl.Paths) -> int:
     """Show what `apply` would change; exit code 0 when nothing, 2 when something."""
-    if not FUNCTION_ZIP.exists():
+    if not (FUNCTION_ZIP.exists() and SEARCH_FUNCTION_ZIP.exists()):
         build_function()
     init(env, paths)
     argv = [str(TFLOCAL), f"-chdir={LOCAL_ROOT}", "plan", "-input=false", "-no-color"]
