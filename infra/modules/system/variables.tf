@@ -87,7 +87,7 @@ variable "opensearch_auth" {
 }
 
 variable "opensearch" {
-  description = "The domain: data nodes, encryption (at rest and node to node), the endpoint URL's scheme, published log types, create/update/delete timeouts; unset attributes take the search module's defaults"
+  description = "The domain: data nodes, encryption (at rest and node to node), the endpoint URL's scheme, published log types, create/update/delete timeouts (unset ones: the search module's 60m/60m/90m)"
   type = object({
     instance_type   = optional(string, "t3.small.search")
     instance_count  = optional(number, 1)
