@@ -31,27 +31,27 @@ import stackctl  # noqa: E402  (the stack's own settings and paths; stdlib only)
 from ddb_opensearch_sync.index.client import make_client  # noqa: E402
 
 LOCAL_ROOT = ROOT / "infra" / "envs" / "local"
-# One zip per function (each carries only what its handler imports), and, while the local
-# root takes one zip for both functions (`function_zip_path`), one that serves both.
+# One zip per function: each carries only what its handler imports.
 FUNCTION_ZIPS = {
-    ("sync",): ROOT / "build" / "sync-function.zip",
-    ("search",): ROOT / "build" / "search-function.zip",
-    ("search", "sync"): ROOT / "build" / "function.zip",
+    "sync": ROOT / "build" / "sync-function.zip",
+    "search": ROOT / "build" / "search-function.zip",
 }
-FUNCTION_ZIP = FUNCTION_ZIPS[("search", "sync")]
 TFLOCAL = Path(sys.executable).parent / "tflocal"
 CLI = Path(sys.executable).parent / "ddb-opensearch-sync"
 
 # Terraform output -> the variable `make env` prints.
 OUTPUTS = {
-    "api_url": "API_URL",
-    "table_name": "TABLE_NAME",
-    "index_name": "INDEX_NAME",
-    "function_name": "FUNCTION_NAME",
-    "search_function_name": "SEARCH_FUNCTION_NAME",
-    "dlq_url": "DLQ_URL",
-    "opensearch_endpoint": "OPENSEARCH_ENDPOINT",
-    "stream_arn": "STREAM_ARN",
+    name: name.upper()
+    for name in (
+        "api_url",
+        "table_name",
+        "table_stream_arn",
+        "index_alias",
+        "opensearch_endpoint",
+        "sync_function_name",
+        "search_function_name",
+        "dlq_url",
+    )
 }
 
 
@@ -75,7 +75,8 @@ def terraform_env(paths: stackctl.Paths, settings: dict[str, str]) -> dict[str, 
         "TF_IN_AUTOMATION": "1",
         "DISABLE_DEPRECATION_NOTICE": "1",  # tflocal's banner
         # The zip path is an input of the local root; an absolute path keeps -chdir simple.
-        "TF_VAR_function_zip_path": str(FUNCTION_ZIP),
+        "TF_VAR_sync_function_zip_path": str(FUNCTION_ZIPS["sync"]),
+        "TF_VAR_search_function_zip_path": str(FUNCTION_ZIPS["search"]),
         "TF_VAR_localstack_endpoint": f"http://localhost:{settings['LOCALSTACK_PORT']}",
     }
 
@@ -137,10 +138,16 @@ def require_stack(settings: dict[str, str], paths: stackctl.Paths) -> None:
 
 
 def build_function() -> None:
-    for functions, out in FUNCTION_ZIPS.items():
-        chosen = [arg for function in functions for arg in ("--function", function)]
+    for function, out in FUNCTION_ZIPS.items():
         subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "build_lambda.py"), *chosen, "--out", str(out)],
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "build_lambda.py"),
+                "--function",
+                function,
+                "--out",
+                str(out),
+            ],
             check=True,
         )
 
@@ -160,7 +167,7 @@ def setup_index(values: dict[str, str]) -> None:
             "--endpoint",
             values["OPENSEARCH_ENDPOINT"],
             "--alias",
-            values["INDEX_NAME"],
+            values["INDEX_ALIAS"],
             "--auth",
             "none",
         ],
@@ -179,7 +186,7 @@ def reset_index(values: dict[str, str]) -> None:
     restart): without this, documents of a table that no longer exists would stay searchable.
     """
     client = make_client(values["OPENSEARCH_ENDPOINT"])
-    alias = values["INDEX_NAME"]
+    alias = values["INDEX_ALIAS"]
     if client.indices.exists_alias(name=alias):
         indices = sorted(client.indices.get_alias(name=alias))
         say(f"fresh deployment: emptying {', '.join(indices)} (left from an earlier stack)")
@@ -226,7 +233,7 @@ def root_lock() -> Iterator[None]:
 
 def plan(env: dict[str, str], paths: stackctl.Paths) -> int:
     """Show what `apply` would change; exit code 0 when nothing, 2 when something."""
-    if not FUNCTION_ZIP.exists():
+    if not all(path.exists() for path in FUNCTION_ZIPS.values()):
         build_function()
     init(env, paths)
     argv = [str(TFLOCAL), f"-chdir={LOCAL_ROOT}", "plan", "-input=false", "-no-color"]

@@ -47,7 +47,7 @@ def table_name() -> str:
 @pytest.fixture(scope="session")
 def index_name() -> str:
     """The alias the deployed function writes to (searches through it hide tombstones)."""
-    return env("INDEX_NAME")
+    return env("INDEX_ALIAS")
 
 
 @pytest.fixture(scope="session")

@@ -140,7 +140,9 @@ def new_pipeline(
     if not FUNCTION_ZIP.exists():
         pytest.fail(f"{FUNCTION_ZIP} is missing: run `make deploy`")
     lambda_client = session.client("lambda", endpoint_url=endpoint)
-    deployed = lambda_client.get_function_configuration(FunctionName=os.environ["FUNCTION_NAME"])
+    deployed = lambda_client.get_function_configuration(
+        FunctionName=os.environ["SYNC_FUNCTION_NAME"]
+    )
     environment = deployed["Environment"]["Variables"]
     name = unique("bf-sync")
     with ExitStack() as cleanup:

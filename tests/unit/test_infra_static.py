@@ -126,6 +126,36 @@ def test_every_variable_has_a_description_type_and_default() -> None:
     assert missing == []
 
 
+def output_names(folder: Path) -> list[str]:
+    return re.findall(r'(?m)^output "([a-z_]+)"', (folder / "outputs.tf").read_text())
+
+
+@pytest.mark.parametrize("env_root", ENV_ROOTS)
+def test_each_root_outputs_the_composition_under_its_names(env_root: str) -> None:
+    # `make deploy` reads the local root's outputs by these names (upper-cased for `make env`).
+    composition = output_names(INFRA / "modules" / "system")
+
+    assert output_names(INFRA / "envs" / env_root) == composition
+    assert "index_alias" in composition
+
+
+@pytest.mark.parametrize("env_root", ENV_ROOTS)
+def test_each_root_calls_only_the_composition(env_root: str) -> None:
+    main = (INFRA / "envs" / env_root / "main.tf").read_text()
+
+    assert re.findall(r'(?m)^\s*source\s*=\s*"([^"]+)"', main) == ["../../modules/system"]
+
+
+def test_one_minimum_terraform_version_everywhere() -> None:
+    versions = {
+        version
+        for path in INFRA.rglob("versions.tf")
+        for version in re.findall(r'required_version\s*=\s*"([^"]+)"', path.read_text())
+    }
+
+    assert versions == {">= 1.5.0"}
+
+
 def test_the_openapi_document_keeps_terraform_interpolation_out_of_its_vtl() -> None:
     # templatefile() reserves ${ and %{: only the names Terraform injects may use them.
     document = (INFRA / "modules" / "api" / "openapi.yaml").read_text()
@@ -202,7 +232,7 @@ def test_aws_root_plans_cleanly_against_the_local_stack(
     infra_copy: Path, tf_env: dict[str, str], tmp_path: Path, aws_endpoint_url: str, aws_region: str
 ) -> None:
     # Any zip will do for a plan; a local backend replaces the S3 one the root declares.
-    function_zip = tmp_path / "sync-function.zip"
+    function_zip = tmp_path / "function.zip"
     with zipfile.ZipFile(function_zip, "w") as archive:
         archive.writestr("ddb_opensearch_sync/__init__.py", "")
         archive.writestr(
@@ -239,7 +269,8 @@ def test_aws_root_plans_cleanly_against_the_local_stack(
             "-input=false",
             "-no-color",
             "-out=aws.tfplan",
-            f"-var=function_zip_path={function_zip}",
+            f"-var=sync_function_zip_path={function_zip}",
+            f"-var=search_function_zip_path={function_zip}",
             "-var=name=plan-check",
             "-var=manage_api_gateway_account=true",
             "-var=admin_principal_arn=arn:aws:iam::000000000000:role/search-admin",
@@ -256,7 +287,7 @@ def test_aws_root_plans_cleanly_against_the_local_stack(
         action for change in plan["resource_changes"] for action in change["change"]["actions"]
     }
     assert actions <= {"create", "read"}, actions
-    domain = resources["module.search.aws_opensearch_domain.this[0]"]
+    domain = resources["module.system.module.search.aws_opensearch_domain.this[0]"]
     assert domain["engine_version"] == "OpenSearch_2.19"
     assert domain["encrypt_at_rest"][0]["enabled"] is True
     assert domain["node_to_node_encryption"][0]["enabled"] is True
@@ -265,25 +296,27 @@ def test_aws_root_plans_cleanly_against_the_local_stack(
         "Policy-Min-TLS-1-2-2019-07"
     )
     assert domain["timeouts"] == {"create": "60m", "update": "60m", "delete": "90m"}
-    table = resources["module.api.aws_dynamodb_table.this[0]"]
+    table = resources["module.system.module.table.aws_dynamodb_table.this[0]"]
     assert table["point_in_time_recovery"][0]["enabled"] is True
     assert table["billing_mode"] == "PAY_PER_REQUEST"
     assert table["stream_view_type"] == "NEW_AND_OLD_IMAGES"
-    mapping = resources["module.sync.aws_lambda_event_source_mapping.this[0]"]
+    mapping = resources["module.system.module.sync.aws_lambda_event_source_mapping.this[0]"]
     assert mapping["starting_position"] == "TRIM_HORIZON"
     assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
     assert mapping["bisect_batch_on_function_error"] is True
     assert 0 <= mapping["maximum_retry_attempts"] <= 10_000
     assert 60 <= mapping["maximum_record_age_in_seconds"] <= 604_800
-    function = resources["module.sync.aws_lambda_function.this[0]"]
+    function = resources["module.system.module.sync.module.function.aws_lambda_function.this[0]"]
     assert function["runtime"] == "python3.12"
     assert function["handler"] == "ddb_opensearch_sync.sync.handler.handler"
     assert "aws_api_gateway_account.this[0]" in resources
-    search = resources["module.search.aws_lambda_function.search[0]"]
+    search = resources[
+        "module.system.module.search.module.search_function.aws_lambda_function.this[0]"
+    ]
     assert search["handler"] == "ddb_opensearch_sync.search.handler.handler"
     assert search["runtime"] == "python3.12"
     assert {
-        resources[f'module.api.aws_lambda_permission.search["{path}"]']["principal"]
+        resources[f'module.system.module.api.aws_lambda_permission.search["{path}"]']["principal"]
         for path in ("/books/search", "/books/suggest")
     } == {"apigateway.amazonaws.com"}
 
@@ -297,6 +330,6 @@ def test_the_search_role_is_read_only_in_the_domain_policy_too() -> None:
     assert 'actions   = ["es:ESHttpGet", "es:ESHttpPost"]' in statement
     assert "resources = local.search_resources" in statement
     assert (
-        "aws_iam_role.search"
+        "module.search_function"
         not in main.split('sid       = "SyncAndAdmin"', 1)[1].split("dynamic", 1)[0]
     )

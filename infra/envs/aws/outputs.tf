@@ -1,49 +1,42 @@
+# The composition's outputs (modules/system/outputs.tf describes each), e.g.
+# `terraform -chdir=infra/envs/aws output -raw opensearch_endpoint`.
+
 output "api_url" {
-  description = "Invoke URL of the API stage (append /books), without a trailing slash"
-  value       = module.api.invoke_url
+  description = "Invoke URL of the API stage (append /books)"
+  value       = module.system.api_url
 }
 
 output "table_name" {
-  description = "Name of the books table"
-  value       = module.api.table_name
+  description = "The books table"
+  value       = module.system.table_name
 }
 
-output "stream_arn" {
-  description = "ARN of the table's stream"
-  value       = module.api.table_stream_arn
+output "table_stream_arn" {
+  description = "The table's stream, which feeds the sync function"
+  value       = module.system.table_stream_arn
 }
 
-output "index_name" {
-  description = "Alias of the search index (created by `ddb-opensearch-sync setup-index`, not by Terraform)"
-  value       = var.index_alias
+output "index_alias" {
+  description = "Alias of the search index (`ddb-opensearch-sync setup-index --alias`)"
+  value       = module.system.index_alias
 }
 
 output "opensearch_endpoint" {
-  description = "Full URL of the OpenSearch domain's endpoint"
-  value       = module.search.endpoint_url
+  description = "URL of the domain (`ddb-opensearch-sync setup-index --endpoint`)"
+  value       = module.system.opensearch_endpoint
 }
 
-output "function_name" {
-  description = "Name of the sync function"
-  value       = module.sync.function_name
+output "sync_function_name" {
+  description = "The sync function (its logs: /aws/lambda/<name>)"
+  value       = module.system.sync_function_name
 }
 
 output "search_function_name" {
-  description = "Name of the search function (GET /books/search and /books/suggest)"
-  value       = module.search.search_function_name
+  description = "The search function (its logs: /aws/lambda/<name>)"
+  value       = module.system.search_function_name
 }
 
 output "dlq_url" {
-  description = "URL of the dead-letter queue (the event source mapping's on-failure destination)"
-  value       = module.sync.dlq_url
-}
-
-output "domain_arn" {
-  description = "ARN of the OpenSearch domain (for the admin principal's own policies)"
-  value       = module.search.domain_arn
-}
-
-output "function_role_arn" {
-  description = "ARN of the sync function's execution role"
-  value       = module.sync.role_arn
+  description = "Dead-letter queue: metadata of batches the sync function gave up on"
+  value       = module.system.dlq_url
 }

@@ -16,14 +16,20 @@ variable "environment" {
   default     = "dev"
 }
 
-variable "function_zip_path" {
-  description = "Path of the sync function's zip; null means build/sync-function.zip in the repository"
+variable "sync_function_zip_path" {
+  description = "The sync function's zip to upload (scripts/build_lambda.py --function sync); null: build/sync-function.zip"
+  type        = string
+  default     = null
+}
+
+variable "search_function_zip_path" {
+  description = "The search function's zip to upload (scripts/build_lambda.py --function search); null: build/search-function.zip"
   type        = string
   default     = null
 }
 
 variable "index_alias" {
-  description = "Alias of the search index the function writes to"
+  description = "Alias of the search index the sync function writes to and the search function reads"
   type        = string
   default     = "books"
 }
@@ -97,13 +103,9 @@ variable "opensearch_volume_size" {
 }
 
 variable "opensearch_timeouts" {
-  description = "Create/update/delete timeouts of the domain (provider defaults; creating a domain takes 15-30 minutes)"
-  type = object({
-    create = optional(string, "60m")
-    update = optional(string, "60m")
-    delete = optional(string, "90m")
-  })
-  default = {}
+  description = "Create/update/delete timeouts of the domain; unset ones are 60m/60m/90m (creating a domain takes 15-30 minutes)"
+  type        = object({ create = optional(string), update = optional(string), delete = optional(string) })
+  default     = {}
 }
 
 ################################################################################

@@ -2,8 +2,6 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  table_name = coalesce(var.table_name, "${var.name}-books")
-
   # Operations served by the search function (Lambda proxy integration) rather than DynamoDB.
   search_enabled = var.create && var.search_function != null
   search_paths   = ["/books/search", "/books/suggest"]
@@ -14,7 +12,7 @@ locals {
     api_name   = "${var.name}-api"
     partition  = data.aws_partition.current.partition
     region     = data.aws_region.current.name
-    table_name = aws_dynamodb_table.this[0].name
+    table_name = var.table_name
     role_arn   = aws_iam_role.api[0].arn
     security   = jsonencode(var.authorization == "AWS_IAM" ? [{ sigv4 = [] }] : [])
     search_uri = try(var.search_function.invoke_arn, "")
@@ -23,52 +21,6 @@ locals {
   openapi = var.create ? jsonencode(merge(local.document, {
     paths = { for path, item in local.document.paths : path => item if local.search_enabled || !contains(local.search_paths, path) }
   })) : null
-}
-
-################################################################################
-# DynamoDB table
-################################################################################
-
-resource "aws_dynamodb_table" "this" {
-  count = var.create ? 1 : 0
-
-  #checkov:skip=CKV_AWS_28:Point-in-time recovery is var.point_in_time_recovery_enabled (default true): on in the AWS env, off only on the local stack, whose data is throwaway.
-
-  name         = local.table_name
-  billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "book_id"
-
-  stream_enabled   = true
-  stream_view_type = "NEW_AND_OLD_IMAGES"
-
-  deletion_protection_enabled = var.deletion_protection_enabled
-
-  attribute {
-    name = "book_id"
-    type = "S"
-  }
-
-  dynamic "ttl" {
-    for_each = var.ttl_attribute_name == null ? [] : [var.ttl_attribute_name]
-    content {
-      enabled        = true
-      attribute_name = ttl.value
-    }
-  }
-
-  point_in_time_recovery {
-    enabled = var.point_in_time_recovery_enabled
-  }
-
-  dynamic "server_side_encryption" {
-    for_each = var.table_kms_key_arn == null ? [] : [var.table_kms_key_arn]
-    content {
-      enabled     = true
-      kms_key_arn = server_side_encryption.value
-    }
-  }
-
-  tags = var.tags
 }
 
 ################################################################################
@@ -102,7 +54,7 @@ data "aws_iam_policy_document" "api" {
       "dynamodb:PutItem",    # POST /books, PUT /books/{id}
       "dynamodb:Scan",       # GET /books
     ]
-    resources = [aws_dynamodb_table.this[0].arn]
+    resources = [var.table_arn]
   }
 }
 
@@ -110,7 +62,7 @@ resource "aws_iam_role" "api" {
   count = var.create ? 1 : 0
 
   name_prefix        = "${substr(var.name, 0, 20)}-api-"
-  description        = "Lets API Gateway read and write the ${local.table_name} table"
+  description        = "Lets API Gateway read and write the ${var.table_name} table"
   assume_role_policy = data.aws_iam_policy_document.api_assume[0].json
   tags               = var.tags
 }
@@ -131,7 +83,7 @@ resource "aws_api_gateway_rest_api" "this" {
   count = var.create ? 1 : 0
 
   name              = "${var.name}-api"
-  description       = "Books API integrated directly with DynamoDB table ${local.table_name}"
+  description       = "Books API integrated directly with DynamoDB table ${var.table_name}"
   body              = local.openapi
   put_rest_api_mode = "overwrite"
 

@@ -5,7 +5,7 @@ variable "create" {
 }
 
 variable "name" {
-  description = "Name prefix of the table, REST API, IAM role and log group"
+  description = "Name prefix of the REST API, its IAM role and log group"
   type        = string
   default     = "bookstore"
 }
@@ -17,35 +17,17 @@ variable "tags" {
 }
 
 ################################################################################
-# DynamoDB table
+# DynamoDB table (module table)
 ################################################################################
 
 variable "table_name" {
-  description = "Name of the books table; null means \"<name>-books\""
+  description = "Name of the books table the operations read and write"
   type        = string
   default     = null
 }
 
-variable "ttl_attribute_name" {
-  description = "Attribute holding an item's expiry time (epoch seconds) for DynamoDB TTL; null disables TTL"
-  type        = string
-  default     = "expires_at"
-}
-
-variable "point_in_time_recovery_enabled" {
-  description = "Whether point-in-time recovery (continuous backups) is on for the table"
-  type        = bool
-  default     = true
-}
-
-variable "deletion_protection_enabled" {
-  description = "Whether the table refuses to be deleted (turn off before `terraform destroy`)"
-  type        = bool
-  default     = false
-}
-
-variable "table_kms_key_arn" {
-  description = "Customer managed KMS key for the table's encryption at rest; null uses the AWS owned key"
+variable "table_arn" {
+  description = "ARN of the books table (the integration role may use it and nothing else)"
   type        = string
   default     = null
 }

@@ -44,7 +44,7 @@ data "aws_iam_policy_document" "access" {
       resources = local.search_resources
       principals {
         type        = "AWS"
-        identifiers = [aws_iam_role.search[0].arn]
+        identifiers = [module.search_function.role_arn]
       }
     }
   }
@@ -177,105 +177,44 @@ resource "aws_cloudwatch_log_resource_policy" "this" {
 # Lambda proxy integration), reading the index through the alias
 ################################################################################
 
-data "aws_iam_policy_document" "search_assume" {
-  count = local.search_function ? 1 : 0
-
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
-
 data "aws_iam_policy_document" "search" {
   count = local.search_function ? 1 : 0
-
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.search[0].arn}:*"]
-  }
 
   statement {
     sid       = "SearchIndex"
     actions   = ["es:ESHttpGet", "es:ESHttpPost"]
     resources = local.search_resources
   }
-
-  dynamic "statement" {
-    # X-Ray accepts no resource-level permissions: only granted when tracing is Active.
-    for_each = var.search_function.tracing_mode == "Active" ? [1] : []
-    content {
-      sid       = "Tracing"
-      actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-      resources = ["*"]
-    }
-  }
 }
 
-resource "aws_iam_role" "search" {
-  count = local.search_function ? 1 : 0
+module "search_function" {
+  source = "../function"
 
-  name_prefix        = "${substr(local.search_function_name, 0, 30)}-"
-  description        = "Execution role of the ${local.search_function_name} function (reads the search index)"
-  assume_role_policy = data.aws_iam_policy_document.search_assume[0].json
-  tags               = var.tags
-}
+  create      = local.search_function
+  name        = local.search_function_name
+  description = "Serves the books API's search and suggest operations from the OpenSearch index"
+  zip_path    = try(var.search_function.zip_path, null)
+  handler     = try(var.search_function.handler, null)
+  runtime     = try(var.search_function.runtime, null)
 
-resource "aws_iam_role_policy" "search" {
-  count = local.search_function ? 1 : 0
+  architecture                   = try(var.search_function.architecture, null)
+  memory_size                    = try(var.search_function.memory_size, null)
+  timeout                        = try(var.search_function.timeout, null)
+  reserved_concurrent_executions = try(var.search_function.reserved_concurrent_executions, null)
+  kms_key_arn                    = try(var.search_function.kms_key_arn, null)
+  tracing_mode                   = try(var.search_function.tracing_mode, null)
 
-  name   = "search"
-  role   = aws_iam_role.search[0].id
-  policy = data.aws_iam_policy_document.search[0].json
-}
+  environment_variables = local.search_function ? {
+    OPENSEARCH_ENDPOINT     = "${var.endpoint_scheme}://${trimsuffix(aws_opensearch_domain.this[0].endpoint, "/")}"
+    OPENSEARCH_AUTH         = var.search_function.opensearch_auth
+    INDEX_ALIAS             = var.search_function.index_alias
+    POWERTOOLS_SERVICE_NAME = "ddb-opensearch-sync-search"
+    POWERTOOLS_LOG_LEVEL    = var.search_function.log_level
+  } : {}
 
-resource "aws_cloudwatch_log_group" "search" {
-  count = local.search_function ? 1 : 0
-
-  name              = "/aws/lambda/${local.search_function_name}"
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_arn
-  tags              = var.tags
-}
-
-resource "aws_lambda_function" "search" {
-  count = local.search_function ? 1 : 0
-
-  #checkov:skip=CKV_AWS_116:Only invoked synchronously, by API Gateway's Lambda proxy integration, which returns any error to the caller; an async DLQ would never receive anything.
-  #checkov:skip=CKV_AWS_117:No VPC: the function reaches CloudWatch Logs and the domain's public (SigV4-guarded) endpoint without NAT gateways or VPC endpoints, like the sync function.
-  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile, which neither the local stack nor the reproducible zip build has; the zip is pinned by source_code_hash.
-  function_name    = local.search_function_name
-  description      = "Serves the books API's search and suggest operations from the OpenSearch index"
-  role             = aws_iam_role.search[0].arn
-  filename         = var.search_function.zip_path
-  source_code_hash = filebase64sha256(var.search_function.zip_path)
-  handler          = var.search_function.handler
-  runtime          = var.search_function.runtime
-  architectures    = [var.search_function.architecture]
-  memory_size      = var.search_function.memory_size
-  timeout          = var.search_function.timeout
-  kms_key_arn      = var.search_function.kms_key_arn
-
-  reserved_concurrent_executions = var.search_function.reserved_concurrent_executions
-
-  environment {
-    variables = {
-      OPENSEARCH_ENDPOINT     = "${var.endpoint_scheme}://${trimsuffix(aws_opensearch_domain.this[0].endpoint, "/")}"
-      OPENSEARCH_AUTH         = var.search_function.opensearch_auth
-      INDEX_ALIAS             = var.search_function.index_alias
-      POWERTOOLS_SERVICE_NAME = "ddb-opensearch-sync-search"
-      POWERTOOLS_LOG_LEVEL    = var.search_function.log_level
-    }
-  }
-
-  tracing_config {
-    mode = var.search_function.tracing_mode
-  }
-
-  tags = var.tags
-
-  depends_on = [aws_cloudwatch_log_group.search, aws_iam_role_policy.search]
+  policy_name           = "search"
+  policy_json           = try(data.aws_iam_policy_document.search[0].json, null)
+  log_retention_in_days = var.log_retention_in_days
+  log_kms_key_arn       = var.log_kms_key_arn
+  tags                  = var.tags
 }

@@ -29,20 +29,20 @@ output "log_group_names" {
 
 output "search_function_name" {
   description = "Name of the search function (null without one)"
-  value       = try(aws_lambda_function.search[0].function_name, null)
+  value       = module.search_function.function_name
 }
 
 output "search_function_arn" {
   description = "ARN of the search function"
-  value       = try(aws_lambda_function.search[0].arn, null)
+  value       = module.search_function.function_arn
 }
 
 output "search_function_invoke_arn" {
   description = "Invoke ARN of the search function (the uri of an API Gateway Lambda proxy integration)"
-  value       = try(aws_lambda_function.search[0].invoke_arn, null)
+  value       = module.search_function.invoke_arn
 }
 
 output "search_role_arn" {
   description = "ARN of the search function's execution role"
-  value       = try(aws_iam_role.search[0].arn, null)
+  value       = module.search_function.role_arn
 }

@@ -180,9 +180,4 @@ variable "search_function" {
     condition     = var.search_function == null || try(contains(["sigv4", "none"], var.search_function.opensearch_auth), false)
     error_message = "search_function.opensearch_auth must be sigv4 or none."
   }
-
-  validation {
-    condition     = var.search_function == null || try(contains(["PassThrough", "Active"], var.search_function.tracing_mode), false)
-    error_message = "search_function.tracing_mode must be PassThrough or Active."
-  }
 }

@@ -17,30 +17,12 @@ resource "aws_sqs_queue" "dlq" {
 }
 
 ################################################################################
-# Execution role: read this stream, send to this queue, write these logs,
-# call this domain. Nothing else.
+# Function: may read this stream, send to this queue and call this domain (its
+# module adds its own log group). Nothing else.
 ################################################################################
-
-data "aws_iam_policy_document" "assume" {
-  count = var.create ? 1 : 0
-
-  statement {
-    actions = ["sts:AssumeRole"]
-    principals {
-      type        = "Service"
-      identifiers = ["lambda.amazonaws.com"]
-    }
-  }
-}
 
 data "aws_iam_policy_document" "function" {
   count = var.create ? 1 : 0
-
-  statement {
-    sid       = "Logs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this[0].arn}:*"]
-  }
 
   statement {
     sid = "ReadStream"
@@ -84,94 +66,40 @@ data "aws_iam_policy_document" "function" {
       resources = [statement.value]
     }
   }
-
-  dynamic "statement" {
-    # X-Ray accepts no resource-level permissions: only granted when tracing is Active.
-    for_each = var.tracing_mode == "Active" ? [1] : []
-    content {
-      sid       = "Tracing"
-      actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
-      resources = ["*"]
-    }
-  }
 }
 
-resource "aws_iam_role" "this" {
-  count = var.create ? 1 : 0
+module "function" {
+  source = "../function"
 
-  name_prefix        = "${substr(local.function_name, 0, 30)}-"
-  description        = "Execution role of the ${local.function_name} function"
-  assume_role_policy = data.aws_iam_policy_document.assume[0].json
-  tags               = var.tags
-}
+  create      = var.create
+  name        = local.function_name
+  description = "Keeps the OpenSearch index in sync with the DynamoDB table's stream"
+  zip_path    = var.function_zip_path
+  handler     = var.handler
+  runtime     = var.runtime
 
-resource "aws_iam_role_policy" "this" {
-  count = var.create ? 1 : 0
-
-  name   = "sync"
-  role   = aws_iam_role.this[0].id
-  policy = data.aws_iam_policy_document.function[0].json
-}
-
-################################################################################
-# Function
-################################################################################
-
-resource "aws_cloudwatch_log_group" "this" {
-  count = var.create ? 1 : 0
-
-  name              = "/aws/lambda/${local.function_name}"
-  retention_in_days = var.log_retention_in_days
-  kms_key_id        = var.log_kms_key_arn
-  tags              = var.tags
-}
-
-resource "aws_lambda_function" "this" {
-  count = var.create ? 1 : 0
-
-  #checkov:skip=CKV_AWS_116:The function is only invoked synchronously by the event source mapping, whose on-failure destination is the dead-letter queue; an async DLQ would never receive anything.
-  #checkov:skip=CKV_AWS_117:No VPC: the function reaches DynamoDB Streams, SQS, CloudWatch Logs and the domain's public (SigV4-guarded) endpoint without NAT gateways or VPC endpoints.
-  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile, which neither the local stack nor the reproducible zip build has; the zip is pinned by source_code_hash.
-  function_name    = local.function_name
-  description      = "Keeps the OpenSearch index in sync with the DynamoDB table's stream"
-  role             = aws_iam_role.this[0].arn
-  filename         = var.function_zip_path
-  source_code_hash = filebase64sha256(var.function_zip_path)
-  handler          = var.handler
-  runtime          = var.runtime
-  architectures    = [var.architecture]
-  memory_size      = var.memory_size
-  timeout          = var.timeout
-  kms_key_arn      = var.kms_key_arn
-
+  architecture                   = var.architecture
+  memory_size                    = var.memory_size
+  timeout                        = var.timeout
   reserved_concurrent_executions = var.reserved_concurrent_executions
+  kms_key_arn                    = var.kms_key_arn
+  tracing_mode                   = var.tracing_mode
 
-  environment {
-    variables = merge({
-      OPENSEARCH_ENDPOINT     = var.opensearch_endpoint_url
-      OPENSEARCH_AUTH         = var.opensearch_auth
-      INDEX_ALIAS             = var.index_alias
-      DLQ_URL                 = aws_sqs_queue.dlq[0].url
-      TTL_EXPIRY_POLICY       = var.ttl_expiry_policy
-      POWERTOOLS_SERVICE_NAME = "ddb-opensearch-sync"
-      POWERTOOLS_LOG_LEVEL    = var.log_level
-    }, var.environment_variables)
-  }
+  environment_variables = merge({
+    OPENSEARCH_ENDPOINT     = var.opensearch_endpoint_url
+    OPENSEARCH_AUTH         = var.opensearch_auth
+    INDEX_ALIAS             = var.index_alias
+    DLQ_URL                 = try(aws_sqs_queue.dlq[0].url, null)
+    TTL_EXPIRY_POLICY       = var.ttl_expiry_policy
+    POWERTOOLS_SERVICE_NAME = "ddb-opensearch-sync"
+    POWERTOOLS_LOG_LEVEL    = var.log_level
+  }, var.environment_variables)
 
-  tracing_config {
-    mode = var.tracing_mode
-  }
-
-  tags = var.tags
-
-  lifecycle {
-    precondition {
-      condition     = var.function_zip_path != null
-      error_message = "Set function_zip_path to the zip built by scripts/build_lambda.py."
-    }
-  }
-
-  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+  policy_name           = "sync"
+  policy_json           = try(data.aws_iam_policy_document.function[0].json, null)
+  log_retention_in_days = var.log_retention_in_days
+  log_kms_key_arn       = var.log_kms_key_arn
+  tags                  = var.tags
 }
 
 ################################################################################
@@ -182,7 +110,7 @@ resource "aws_lambda_event_source_mapping" "this" {
   count = var.create ? 1 : 0
 
   event_source_arn  = var.stream_arn
-  function_name     = aws_lambda_function.this[0].arn
+  function_name     = module.function.function_arn
   starting_position = var.starting_position
   enabled           = var.enabled
 
@@ -201,5 +129,5 @@ resource "aws_lambda_event_source_mapping" "this" {
   }
 
   # AWS checks at creation that the role can read the stream and send to the queue.
-  depends_on = [aws_iam_role_policy.this]
+  depends_on = [module.function]
 }

@@ -4,22 +4,22 @@
 
 output "function_name" {
   description = "Name of the sync function"
-  value       = try(aws_lambda_function.this[0].function_name, null)
+  value       = module.function.function_name
 }
 
 output "function_arn" {
   description = "ARN of the sync function"
-  value       = try(aws_lambda_function.this[0].arn, null)
+  value       = module.function.function_arn
 }
 
 output "role_arn" {
   description = "ARN of the function's execution role (admit it in the domain's access policy)"
-  value       = try(aws_iam_role.this[0].arn, null)
+  value       = module.function.role_arn
 }
 
 output "log_group_name" {
   description = "Name of the function's log group"
-  value       = try(aws_cloudwatch_log_group.this[0].name, null)
+  value       = module.function.log_group_name
 }
 
 ################################################################################

@@ -94,11 +94,6 @@ variable "tracing_mode" {
   description = "X-Ray tracing of the function: PassThrough or Active (Active also grants xray:PutTraceSegments/PutTelemetryRecords)"
   type        = string
   default     = "PassThrough"
-
-  validation {
-    condition     = contains(["PassThrough", "Active"], var.tracing_mode)
-    error_message = "tracing_mode must be PassThrough or Active."
-  }
 }
 
 variable "kms_key_arn" {

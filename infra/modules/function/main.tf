@@ -1,0 +1,112 @@
+# One Lambda function from a prebuilt zip with what every function of this system needs: its
+# own execution role (the caller's policy plus writing this log group, and X-Ray when tracing
+# is Active) and its log group.
+
+################################################################################
+# Execution role
+################################################################################
+
+data "aws_iam_policy_document" "assume" {
+  count = var.create ? 1 : 0
+
+  statement {
+    actions = ["sts:AssumeRole"]
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "this" {
+  count = var.create ? 1 : 0
+
+  # The caller's statements: what this function in particular may do.
+  source_policy_documents = var.policy_json == null ? [] : [var.policy_json]
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.this[0].arn}:*"]
+  }
+
+  dynamic "statement" {
+    # X-Ray accepts no resource-level permissions: only granted when tracing is Active.
+    for_each = var.tracing_mode == "Active" ? [1] : []
+    content {
+      sid       = "Tracing"
+      actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+      resources = ["*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  count = var.create ? 1 : 0
+
+  name_prefix        = "${substr(var.name, 0, 30)}-"
+  description        = "Execution role of the ${var.name} function"
+  assume_role_policy = data.aws_iam_policy_document.assume[0].json
+  tags               = var.tags
+}
+
+resource "aws_iam_role_policy" "this" {
+  count = var.create ? 1 : 0
+
+  name   = var.policy_name
+  role   = aws_iam_role.this[0].id
+  policy = data.aws_iam_policy_document.this[0].json
+}
+
+################################################################################
+# Function and its log group
+################################################################################
+
+resource "aws_cloudwatch_log_group" "this" {
+  count = var.create ? 1 : 0
+
+  name              = "/aws/lambda/${var.name}"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+resource "aws_lambda_function" "this" {
+  count = var.create ? 1 : 0
+
+  #checkov:skip=CKV_AWS_116:This system's functions are only invoked synchronously (by an event source mapping, whose on-failure destination is the caller's queue, or by API Gateway, which returns errors to its caller); an async DLQ would never receive anything.
+  #checkov:skip=CKV_AWS_117:No VPC: the functions reach DynamoDB Streams, SQS, CloudWatch Logs and the domain's public (SigV4-guarded) endpoint without NAT gateways or VPC endpoints.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile, which neither the local stack nor the reproducible zip build has; the zip is pinned by source_code_hash.
+  function_name    = var.name
+  description      = var.description
+  role             = aws_iam_role.this[0].arn
+  filename         = var.zip_path
+  source_code_hash = filebase64sha256(var.zip_path)
+  handler          = var.handler
+  runtime          = var.runtime
+  architectures    = [var.architecture]
+  memory_size      = var.memory_size
+  timeout          = var.timeout
+  kms_key_arn      = var.kms_key_arn
+
+  reserved_concurrent_executions = var.reserved_concurrent_executions
+
+  environment {
+    variables = var.environment_variables
+  }
+
+  tracing_config {
+    mode = var.tracing_mode
+  }
+
+  tags = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = var.zip_path != null
+      error_message = "Set the zip path of function ${var.name} to a zip built by scripts/build_lambda.py."
+    }
+  }
+
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+}

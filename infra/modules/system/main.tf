@@ -1,0 +1,86 @@
+# The whole system: the books table, the REST API in front of it, the search domain with the
+# search function, and the sync function between table and domain. Both roots (envs/local,
+# envs/aws) use this one composition and only pass their values.
+
+locals {
+  # Both roots sit at infra/envs/<env>: the zips scripts/build_lambda.py writes by default.
+  build = "${path.root}/../../../build"
+
+  # LocalStack serves a stage under its own gateway, not at the stage's AWS invoke URL.
+  api_url = (
+    var.localstack_endpoint == null
+    ? module.api.invoke_url
+    : "${trimsuffix(var.localstack_endpoint, "/")}/_aws/execute-api/${module.api.rest_api_id}/${module.api.stage_name}"
+  )
+}
+
+module "table" {
+  source = "../table"
+
+  name                           = var.name
+  ttl_attribute_name             = var.ttl_attribute_name
+  point_in_time_recovery_enabled = var.point_in_time_recovery_enabled
+  deletion_protection_enabled    = var.deletion_protection_enabled
+}
+
+module "api" {
+  source = "../api"
+
+  name                  = var.name
+  table_name            = module.table.table_name
+  table_arn             = module.table.table_arn
+  authorization         = var.authorization
+  web_acl_arn           = var.web_acl_arn
+  log_retention_in_days = var.log_retention_in_days
+
+  search_function = {
+    name       = module.search.search_function_name
+    invoke_arn = module.search.search_function_invoke_arn
+  }
+}
+
+module "search" {
+  source = "../search"
+
+  domain_name           = "${var.name}-search"
+  access_principal_arns = [module.sync.role_arn]
+  admin_principal_arn   = var.admin_principal_arn
+
+  search_function = {
+    zip_path        = coalesce(var.search_function_zip_path, "${local.build}/search-function.zip")
+    index_alias     = var.index_alias
+    opensearch_auth = var.opensearch_auth
+  }
+
+  instance_type  = var.opensearch.instance_type
+  instance_count = var.opensearch.instance_count
+  zone_awareness = var.opensearch.zone_awareness
+  volume_size    = var.opensearch.volume_size
+  timeouts       = var.opensearch.timeouts
+  log_types      = var.opensearch.log_types
+
+  encrypt_at_rest         = var.opensearch.encryption
+  node_to_node_encryption = var.opensearch.encryption
+  endpoint_scheme         = var.opensearch.endpoint_scheme
+
+  log_retention_in_days = var.log_retention_in_days
+}
+
+module "sync" {
+  source = "../sync"
+
+  name                    = var.name
+  table_arn               = module.table.table_arn
+  stream_arn              = module.table.table_stream_arn
+  opensearch_domain_arn   = module.search.domain_arn
+  opensearch_endpoint_url = module.search.endpoint_url
+  function_zip_path       = coalesce(var.sync_function_zip_path, "${local.build}/sync-function.zip")
+  index_alias             = var.index_alias
+  opensearch_auth         = var.opensearch_auth
+
+  batch_size                         = var.stream.batch_size
+  maximum_batching_window_in_seconds = var.stream.maximum_batching_window_in_seconds
+  maximum_retry_attempts             = var.stream.maximum_retry_attempts
+  maximum_record_age_in_seconds      = var.stream.maximum_record_age_in_seconds
+  log_retention_in_days              = var.log_retention_in_days
+}
