@@ -18,10 +18,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.polling import eventually
+from tests.support.aws import Client, receive_until
+from tests.support.names import unique
+from tests.support.polling import eventually
+from tests.support.processes import alive
 
 pytestmark = [
     pytest.mark.stack,
@@ -31,7 +33,6 @@ pytestmark = [
     ),
 ]
 
-Client = Any  # boto3 clients are generated at run time
 # A module for handlers that count the invocations their runtime served: 1 means a new runtime.
 COUNTER = """
 invocations = 0
@@ -44,29 +45,22 @@ def count():
 """
 
 
-@pytest.fixture(scope="module")
-def aws(aws_endpoint_url: str, aws_region: str) -> Callable[[str], Client]:
-    session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=aws_region
+def counting_app(flag: str, statement: str, *modules: str) -> dict[str, str]:
+    """A function's files: its handler runs ``statement`` when the event has ``flag``, and
+    otherwise returns how many invocations its runtime served."""
+    imports = "".join(f"import {module}\n" for module in modules)
+    handler = (
+        f"def handler(event, context):\n"
+        f"    if event.get({flag!r}):\n"
+        f"        {statement}\n"
+        f"    return count()\n"
     )
-    return lambda service: session.client(service, endpoint_url=aws_endpoint_url)
+    return {"counter.py": COUNTER, "app.py": f"{imports}\nfrom counter import count\n\n\n{handler}"}
 
 
 @pytest.fixture(scope="module")
-def lambda_client(aws: Callable[[str], Client]) -> Client:
-    return aws("lambda")
-
-
-@pytest.fixture()
-def cleanup() -> Iterator[ExitStack]:
-    """Deletes what a test created, newest first."""
-    with ExitStack() as stack:
-        yield stack
-
-
-@pytest.fixture(scope="module")
-def role_arn(aws: Callable[[str], Client]) -> Iterator[str]:
-    iam = aws("iam")
+def role_arn(aws_client: Callable[[str], Client]) -> Iterator[str]:
+    iam = aws_client("iam")
     name = unique("executor-test-role")
     trust = {
         "Version": "2012-10-17",
@@ -130,10 +124,6 @@ def delete_function(lambda_client: Client, name: str) -> None:
         # version manager is already gone. Nothing else to clean up then.
         if "Unable to find version manager" not in str(e):
             raise
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def invoke(lambda_client: Client, name: str, event: dict[str, Any]) -> tuple[str | None, Any]:
@@ -223,24 +213,7 @@ def test_raising_handler_gives_aws_error_shape(
 def test_timeout_kills_the_runtime_and_the_next_invoke_works(
     lambda_client: Client, make_function: Callable[..., dict[str, Any]], stuck: str
 ) -> None:
-    name = make_function(
-        {
-            "counter.py": COUNTER,
-            "app.py": f"""
-            import re
-            import time
-
-            from counter import count
-
-
-            def handler(event, context):
-                if event.get("stuck"):
-                    {stuck}
-                return count()
-            """,
-        },
-        timeout=1,
-    )["FunctionName"]
+    name = make_function(counting_app("stuck", stuck, "re", "time"), timeout=1)["FunctionName"]
 
     error, body = invoke(lambda_client, name, {"stuck": True})
     assert error == "Unhandled"
@@ -256,23 +229,7 @@ def test_timeout_kills_the_runtime_and_the_next_invoke_works(
 def test_runtime_exit_is_an_error_and_the_runtime_is_replaced(
     lambda_client: Client, make_function: Callable[..., dict[str, Any]], crash: str, status: str
 ) -> None:
-    name = make_function(
-        {
-            "counter.py": COUNTER,
-            "app.py": f"""
-            import os
-            import sys
-
-            from counter import count
-
-
-            def handler(event, context):
-                if event.get("crash"):
-                    {crash}
-                return count()
-            """,
-        }
-    )["FunctionName"]
+    name = make_function(counting_app("crash", crash, "os", "sys"))["FunctionName"]
 
     assert invoke(lambda_client, name, {}) == (None, 1)
     error, body = invoke(lambda_client, name, {"crash": True})
@@ -313,15 +270,6 @@ def test_deleting_the_function_leaves_no_processes(
     )
 
 
-def alive(pid: int) -> bool:
-    """Whether a process of this host runs (the native stack's runtimes are host processes)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status
-
-
 def test_missing_handler_module_fails_invocations_like_aws(
     lambda_client: Client, make_function: Callable[..., dict[str, Any]]
 ) -> None:
@@ -338,7 +286,7 @@ def test_missing_handler_module_fails_invocations_like_aws(
 
 
 def test_logs_reach_cloudwatch_logs(
-    aws: Callable[[str], Client],
+    aws_client: Callable[[str], Client],
     lambda_client: Client,
     make_function: Callable[..., dict[str, Any]],
 ) -> None:
@@ -359,7 +307,7 @@ def test_logs_reach_cloudwatch_logs(
         }
     )["FunctionName"]
     marker = uuid.uuid4().hex
-    logs = aws("logs")
+    logs = aws_client("logs")
 
     invoke(lambda_client, name, {"marker": marker})
 
@@ -399,12 +347,12 @@ def test_unsupported_runtime_makes_the_function_failed_with_a_reason(
 
 
 def test_stream_mapping_retries_from_the_reported_failure(
-    aws: Callable[[str], Client],
+    aws_client: Callable[[str], Client],
     lambda_client: Client,
     make_function: Callable[..., dict[str, Any]],
     cleanup: ExitStack,
 ) -> None:
-    dynamodb, sqs = aws("dynamodb"), aws("sqs")
+    dynamodb, sqs = aws_client("dynamodb"), aws_client("sqs")
     table = unique("executor-test")
     stream_arn = dynamodb.create_table(
         TableName=table,
@@ -469,23 +417,14 @@ def test_stream_mapping_retries_from_the_reported_failure(
         RequestItems={table: [{"PutRequest": {"Item": {"pk": {"S": k}}}} for k in "abc"]}
     )
 
-    received: list[dict[str, Any]] = []
-
-    def receive() -> list[dict[str, Any]]:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", [])
-        for message in messages:
-            received.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return sorted(received, key=lambda invocation: invocation["n"])
-
-    seen = eventually(
-        receive,
+    received = receive_until(
+        sqs,
+        queue_url,
         lambda seen: any("b" in i["keys"] and not i["failed"] for i in seen),
         "record b to be delivered again and processed",
         timeout=60,
     )
+    seen = sorted(received, key=lambda invocation: invocation["n"])
 
     assert {key for invocation in seen for key in invocation["keys"]} == set("abc")
     failing = next(n for n, invocation in enumerate(seen) if invocation["failed"])
