@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ddb_opensearch_sync.client import make_client
-from tests.support.settings import SettingMissing, Settings
+from tests.support.settings import API_URL, INDEX_ALIAS, TABLE_NAME, SettingMissing, Settings
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -40,9 +40,10 @@ class BenchError(RuntimeError):
 def require_deployed(endpoints: Settings) -> tuple[str, str, str]:
     """The deployed API's URL, table and alias; `BenchError` before ``make deploy``."""
     try:
-        return endpoints.api_url, endpoints.table_name, endpoints.index_alias
+        api_url, table, alias = (endpoints.require(n) for n in (API_URL, TABLE_NAME, INDEX_ALIAS))
     except SettingMissing as missing:
         raise BenchError(str(missing)) from None
+    return api_url, table, alias
 
 
 def opensearch_client(endpoints: Settings, timeout: float = 60.0) -> OpenSearch:

@@ -34,7 +34,7 @@ from tests.support.settings import Settings
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
 
-__all__ = ["E2eConfig", "run"]
+__all__ = ["QUICK", "E2eConfig", "run"]
 
 POLL_INTERVAL = 0.1  # seconds between searches for pending ids
 SEARCH_CHUNK = 500  # ids per search request
@@ -43,18 +43,19 @@ WRITERS = 8  # threads issuing writes; the pacer, not the pool, sets the rate
 
 @dataclass(frozen=True)
 class E2eConfig:
+    """How many items per phase, at what rate (writes per second), after how many warm-up
+    writes; ``drain_timeout`` is the longest wait after the last write for everything to
+    become searchable."""
+
     items: int = 500
-    """Items per phase."""
     rate: float = 50.0
-    """Writes per second."""
     warmup_items: int = 10
     drain_timeout: float = 60.0
-    """Longest wait after the last write for everything to become searchable."""
     seed: int = 20261127
 
-    @classmethod
-    def quick(cls) -> E2eConfig:
-        return cls(items=50, warmup_items=3, drain_timeout=30.0)
+
+QUICK = E2eConfig(items=50, warmup_items=3, drain_timeout=30.0)
+"""``--quick``: a few items per phase."""
 
 
 # --- writers ------------------------------------------------------------------------------

@@ -194,7 +194,7 @@ def run_sections(args: argparse.Namespace, endpoints: Settings) -> dict[str, Any
         memory["peak_throughput"] = sampler.peak
         cpu["throughput"] = sampler.cpu_pct
     if "e2e" in args.sections:
-        e2e_config = e2e.E2eConfig.quick() if args.quick else e2e.E2eConfig()
+        e2e_config = e2e.QUICK if args.quick else e2e.E2eConfig()
         with stackfigures.MemorySampler(pids) as sampler:
             result["e2e"] = timed(
                 "e2e",

@@ -7,6 +7,7 @@ deployed name that is missing fails the test that needs it, saying what to run.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
@@ -29,48 +30,33 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-def _deployed(settings: Settings, name: str) -> str:
-    try:
-        return settings.require(name)
-    except SettingMissing as missing:
-        pytest.fail(str(missing))
+def _setting(name: str, read: Callable[[Settings], str], doc: str) -> Any:
+    """A session fixture ``name`` holding ``read(settings)``; a deployed name that is missing
+    fails the test that needs it, saying what to run."""
+
+    def fixture(settings: Settings) -> str:
+        try:
+            return read(settings)
+        except SettingMissing as missing:
+            pytest.fail(str(missing))
+
+    fixture.__doc__ = doc
+    return pytest.fixture(scope="session", name=name)(fixture)
 
 
-@pytest.fixture(scope="session")
-def aws_endpoint_url(settings: Settings) -> str:
-    return settings.aws_endpoint_url
-
-
-@pytest.fixture(scope="session")
-def opensearch_url(settings: Settings) -> str:
-    return settings.opensearch_url
-
-
-@pytest.fixture(scope="session")
-def aws_region(settings: Settings) -> str:
-    return settings.region
-
-
-@pytest.fixture(scope="session")
-def api_url(settings: Settings) -> str:
-    """Base URL of the deployed books API (the stage's invoke URL, no trailing slash)."""
-    return _deployed(settings, API_URL)
-
-
-@pytest.fixture(scope="session")
-def table_name(settings: Settings) -> str:
-    return _deployed(settings, TABLE_NAME)
-
-
-@pytest.fixture(scope="session")
-def index_alias(settings: Settings) -> str:
-    """The alias the deployed function writes to (searches through it hide tombstones)."""
-    return _deployed(settings, INDEX_ALIAS)
-
-
-@pytest.fixture(scope="session")
-def search_function_name(settings: Settings) -> str:
-    return _deployed(settings, SEARCH_FUNCTION_NAME)
+aws_endpoint_url = _setting("aws_endpoint_url", lambda s: s.aws_endpoint_url, "LocalStack")
+opensearch_url = _setting("opensearch_url", lambda s: s.opensearch_url, "The stack's node")
+aws_region = _setting("aws_region", lambda s: s.region, "The stack's region")
+api_url = _setting(
+    "api_url", lambda s: s.require(API_URL), "The deployed API's invoke URL, no trailing slash"
+)
+table_name = _setting("table_name", lambda s: s.require(TABLE_NAME), "The deployed table")
+index_alias = _setting(
+    "index_alias", lambda s: s.require(INDEX_ALIAS), "The alias the deployed function writes to"
+)
+search_function_name = _setting(
+    "search_function_name", lambda s: s.require(SEARCH_FUNCTION_NAME), "The search function"
+)
 
 
 @pytest.fixture(scope="session")

@@ -4,30 +4,22 @@ resumed, and a backfill racing live writes through a real stream and sync functi
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.records import SYNC_FIELD, plain_image
+from ddb_opensearch_sync.records import SYNC_FIELD
 from tests.support.aws import Table, book, new_table
 from tests.support.opensearch import scratch_alias, stored_documents, without_sync
 from tests.support.pipeline import check, new_pipeline, run_cli, target_options
 from tests.support.polling import eventually
 from tests.support.settings import Settings
-from tests.support.streams import typed
+from tests.support.streams import as_indexed
 
 pytestmark = pytest.mark.stack
 
 ITEMS = 240
-
-
-@pytest.fixture(scope="module")
-def filled_table(settings: Settings) -> Iterator[Table]:
-    """A table written before any stream or index existed (no stream at all)."""
-    with new_table(settings, stream=False, items=map(book, range(ITEMS))) as table:
-        yield table
 
 
 def backfill_args(settings: Settings, table: Table, alias: str) -> list[str]:
@@ -59,7 +51,7 @@ def test_backfill_of_a_table_filled_before_the_stream(
         documents = all_documents(exact_client, alias, ids)
         assert set(documents) == set(ids)
         document = documents["book-00007"]
-        assert without_sync(document) == plain_image(typed(book(7)))  # every digit, every type
+        assert without_sync(document) == as_indexed(book(7))  # every digit, every type
         assert document[SYNC_FIELD]["seq"] == "0"  # a scanned item ranks below every change
         # AND the checkpoints are gone: nothing left to resume
         assert not checkpoints.exists()

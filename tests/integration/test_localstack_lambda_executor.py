@@ -33,6 +33,8 @@ pytestmark = [
     ),
 ]
 
+MakeFunction = Callable[..., dict[str, Any]]
+"""``make_function(files, handler=..., runtime=..., timeout=..., environment=...)``."""
 # A module for handlers that count the invocations their runtime served: 1 means a new runtime.
 COUNTER = """
 invocations = 0
@@ -43,6 +45,11 @@ def count():
     invocations += 1
     return invocations
 """
+
+
+def app(source: str) -> dict[str, str]:
+    """A function's files: one module, ``app.py``."""
+    return {"app.py": source}
 
 
 def counting_app(flag: str, statement: str, *modules: str) -> dict[str, str]:
@@ -80,7 +87,7 @@ def role_arn(aws_client: Callable[[str], Client]) -> Iterator[str]:
 @pytest.fixture()
 def make_function(
     lambda_client: Client, role_arn: str, tmp_path: Path, cleanup: ExitStack
-) -> Callable[..., dict[str, Any]]:
+) -> MakeFunction:
     """Create a function from ``{path: source}`` and wait until it leaves Pending."""
 
     def make(
@@ -135,7 +142,7 @@ def invoke(lambda_client: Client, name: str, event: dict[str, Any]) -> tuple[str
 # python3.12 runs on its own venv; another python3.x may run on LocalStack's interpreter instead.
 @pytest.mark.parametrize("runtime", ["python3.12", "python3.11"])
 def test_invoke_returns_result_and_sees_environment(
-    lambda_client: Client, make_function: Callable[..., dict[str, Any]], runtime: str
+    lambda_client: Client, make_function: MakeFunction, runtime: str
 ) -> None:
     config = make_function(
         {
@@ -183,16 +190,10 @@ def test_invoke_returns_result_and_sees_environment(
 
 
 def test_raising_handler_gives_aws_error_shape(
-    lambda_client: Client, make_function: Callable[..., dict[str, Any]]
+    lambda_client: Client, make_function: MakeFunction
 ) -> None:
-    name = make_function(
-        {
-            "app.py": """
-            def handler(event, context):
-                raise ValueError("boom")
-            """
-        }
-    )["FunctionName"]
+    source = 'def handler(event, context):\n    raise ValueError("boom")\n'
+    name = make_function(app(source))["FunctionName"]
 
     error, body = invoke(lambda_client, name, {})
 
@@ -211,7 +212,7 @@ def test_raising_handler_gives_aws_error_shape(
     ],
 )
 def test_timeout_kills_the_runtime_and_the_next_invoke_works(
-    lambda_client: Client, make_function: Callable[..., dict[str, Any]], stuck: str
+    lambda_client: Client, make_function: MakeFunction, stuck: str
 ) -> None:
     name = make_function(counting_app("stuck", stuck, "re", "time"), timeout=1)["FunctionName"]
 
@@ -227,7 +228,7 @@ def test_timeout_kills_the_runtime_and_the_next_invoke_works(
     [("sys.exit(3)", "exit status 3"), ("os.abort()", "signal: aborted")],
 )
 def test_runtime_exit_is_an_error_and_the_runtime_is_replaced(
-    lambda_client: Client, make_function: Callable[..., dict[str, Any]], crash: str, status: str
+    lambda_client: Client, make_function: MakeFunction, crash: str, status: str
 ) -> None:
     name = make_function(counting_app("crash", crash, "os", "sys"))["FunctionName"]
 
@@ -241,11 +242,11 @@ def test_runtime_exit_is_an_error_and_the_runtime_is_replaced(
 
 
 def test_deleting_the_function_leaves_no_processes(
-    lambda_client: Client, make_function: Callable[..., dict[str, Any]]
+    lambda_client: Client, make_function: MakeFunction
 ) -> None:
     name = make_function(
-        {
-            "app.py": """
+        app(
+            """
             import os
             import subprocess
             import sys
@@ -255,7 +256,7 @@ def test_deleting_the_function_leaves_no_processes(
                 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
                 return [os.getpid(), child.pid]
             """
-        }
+        )
     )["FunctionName"]
     error, pids = invoke(lambda_client, name, {})
     assert error is None, pids
@@ -271,7 +272,7 @@ def test_deleting_the_function_leaves_no_processes(
 
 
 def test_missing_handler_module_fails_invocations_like_aws(
-    lambda_client: Client, make_function: Callable[..., dict[str, Any]]
+    lambda_client: Client, make_function: MakeFunction
 ) -> None:
     config = make_function(
         {"app.py": "def handler(event, context):\n    return 1\n"}, "nope.handler"
@@ -288,11 +289,11 @@ def test_missing_handler_module_fails_invocations_like_aws(
 def test_logs_reach_cloudwatch_logs(
     aws_client: Callable[[str], Client],
     lambda_client: Client,
-    make_function: Callable[..., dict[str, Any]],
+    make_function: MakeFunction,
 ) -> None:
     name = make_function(
-        {
-            "app.py": """
+        app(
+            """
             import logging
             import sys
 
@@ -304,7 +305,7 @@ def test_logs_reach_cloudwatch_logs(
                 print("on stderr", event["marker"], file=sys.stderr)
                 logging.info("logged %s", event["marker"])
             """
-        }
+        )
     )["FunctionName"]
     marker = uuid.uuid4().hex
     logs = aws_client("logs")
@@ -332,7 +333,7 @@ def test_logs_reach_cloudwatch_logs(
 
 
 def test_unsupported_runtime_makes_the_function_failed_with_a_reason(
-    make_function: Callable[..., dict[str, Any]],
+    make_function: MakeFunction,
 ) -> None:
     config = make_function(
         {"index.js": "exports.handler = async () => 1;\n"},
@@ -349,7 +350,7 @@ def test_unsupported_runtime_makes_the_function_failed_with_a_reason(
 def test_stream_mapping_retries_from_the_reported_failure(
     aws_client: Callable[[str], Client],
     lambda_client: Client,
-    make_function: Callable[..., dict[str, Any]],
+    make_function: MakeFunction,
     cleanup: ExitStack,
 ) -> None:
     dynamodb, sqs = aws_client("dynamodb"), aws_client("sqs")

@@ -5,28 +5,20 @@ next stream change."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.records import SYNC_FIELD, dumps, plain_image
-from tests.support.aws import Table, book, new_table
+from ddb_opensearch_sync.records import SYNC_FIELD, dumps
+from tests.support.aws import book, new_table
 from tests.support.opensearch import scratch_alias, stored_documents, without_sync
 from tests.support.pipeline import check, new_pipeline, run_cli, target_options
 from tests.support.polling import eventually
-from tests.support.settings import Settings
-from tests.support.streams import typed
+from tests.support.streams import as_indexed
 
 pytestmark = pytest.mark.stack
 
 ITEMS = 120
-
-
-@pytest.fixture(scope="module")
-def filled_table(settings: Settings) -> Iterator[Table]:
-    with new_table(settings, stream=False, items=map(book, range(ITEMS))) as table:
-        yield table
 
 
 @pytest.fixture
@@ -108,7 +100,7 @@ def test_injected_drift_is_reported_and_repaired(exact_client, backfilled, tmp_p
     assert repaired["remaining"] == []
     assert run_cli("reconcile", *options)[0] == 0
     stored = stored_documents(exact_client, alias, ["book-00004", "book-99999", "no-key"])
-    assert without_sync(stored["book-00004"]) == plain_image(typed(book(4)))
+    assert without_sync(stored["book-00004"]) == as_indexed(book(4))
     assert stored["book-99999"][SYNC_FIELD]["deleted"] is True
     assert "no-key" not in stored
 

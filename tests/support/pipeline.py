@@ -30,7 +30,7 @@ from ddb_opensearch_sync.writer import BulkWriter
 from tests.support import aws
 from tests.support.names import unique
 from tests.support.polling import eventually
-from tests.support.settings import Settings
+from tests.support.settings import SYNC_FUNCTION_NAME, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION_ZIP = ROOT / "build" / "sync-function.zip"
@@ -80,7 +80,9 @@ def new_pipeline(
     before are the backfill's business)."""
     assert FUNCTION_ZIP.exists(), f"{FUNCTION_ZIP} is missing: run `make deploy`"
     lambda_client = aws.client(settings, "lambda")
-    deployed = lambda_client.get_function_configuration(FunctionName=settings.sync_function_name)
+    deployed = lambda_client.get_function_configuration(
+        FunctionName=settings.require(SYNC_FUNCTION_NAME)
+    )
     environment = deployed["Environment"]["Variables"]
     name = unique("pipeline-sync")
     with ExitStack() as cleanup:

@@ -75,33 +75,12 @@ class Settings:
         )
 
     def require(self, name: str) -> str:
-        """A deployed name; `SettingMissing` when it is not known."""
+        """A deployed name (the API's URL without a trailing slash); `SettingMissing` when it
+        is not known."""
         value = self.deployed.get(name)
         if not value:
             raise SettingMissing(f"{name} is not set: {MAKE_ENV_HINT}")
         return value.rstrip("/") if name == API_URL else value
-
-    @property
-    def api_url(self) -> str:
-        """The stage's invoke URL, no trailing slash."""
-        return self.require(API_URL)
-
-    @property
-    def table_name(self) -> str:
-        return self.require(TABLE_NAME)
-
-    @property
-    def index_alias(self) -> str:
-        """The alias the sync function writes to (searches through it hide tombstones)."""
-        return self.require(INDEX_ALIAS)
-
-    @property
-    def sync_function_name(self) -> str:
-        return self.require(SYNC_FUNCTION_NAME)
-
-    @property
-    def search_function_name(self) -> str:
-        return self.require(SEARCH_FUNCTION_NAME)
 
 
 def _deployed(environ: Mapping[str, str], name: str) -> str | None:

@@ -11,6 +11,8 @@ from typing import Any
 
 from boto3.dynamodb.types import Binary, TypeSerializer
 
+from ddb_opensearch_sync.records import plain_image
+
 _SERIALIZER = TypeSerializer()
 
 
@@ -18,6 +20,11 @@ def typed(item: Mapping[str, Any]) -> dict[str, Any]:
     """A plain item as a stream image: boto3's serializer, binary values as base64 text
     (the Lambda event's encoding)."""
     return {name: _event_encoding(_SERIALIZER.serialize(value)) for name, value in item.items()}
+
+
+def as_indexed(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The document the sync function's mapping makes of a plain item (``_sync`` aside)."""
+    return plain_image(typed(item))
 
 
 def _event_encoding(value: Any) -> Any:
