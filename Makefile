@@ -64,7 +64,7 @@ test: ## run every test against a fresh deployment (starts and stops the stack i
 
 bench: up deploy ## run the benchmarks against the deployed stack (BENCH_ARGS=--quick: < 1 min)
 	@set -a; eval "$$($(STACKCTL) env)"; set +a
-	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 lint: tools ## ruff and terraform fmt
 	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && terraform fmt -check -recursive infra

@@ -16,37 +16,29 @@ numbers), then:
 Rates are items per second of wall time, setup excluded; each index is checked to hold every
 item afterwards. Needs the running stack and its settings (``eval "$(make -s env)"``)::
 
-    python bench/backfill_bench.py [--quick]
+    python -m bench.backfill_bench [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "lambda"))
+from opensearchpy import OpenSearch, helpers
 
-import boto3  # noqa: E402  (after the path set-up, so the package imports from this checkout)
-from opensearchpy import OpenSearch, helpers  # noqa: E402
-
-from ddb_opensearch_sync.core.mapping import template_name  # noqa: E402
-from ddb_opensearch_sync.index.client import make_client  # noqa: E402
-from ddb_opensearch_sync.index.setup import setup_index  # noqa: E402
-from ddb_opensearch_sync.index.writer import BulkWriter  # noqa: E402
-from ddb_opensearch_sync.ops.backfill import BackfillOptions, run_backfill  # noqa: E402
-from ddb_opensearch_sync.ops.scan import ParallelScan  # noqa: E402
-from ddb_opensearch_sync.ops.table import TableInfo, item_change  # noqa: E402
+from ddb_opensearch_sync.index.client import make_client
+from ddb_opensearch_sync.index.writer import BulkWriter
+from ddb_opensearch_sync.ops.backfill import BackfillOptions, run_backfill
+from ddb_opensearch_sync.ops.scan import ParallelScan
+from ddb_opensearch_sync.ops.table import TableInfo, item_change
+from tests.support.aws import new_table
+from tests.support.opensearch import scratch_alias
+from tests.support.settings import Settings
 
 SEGMENTS = 4
 CHUNK = 1000
@@ -65,36 +57,6 @@ def _item(number: int) -> dict[str, Any]:
         "in_print": number % 2 == 0,
         "meta": {"pages": Decimal(100 + number % 900), "series": None},
     }
-
-
-@contextmanager
-def _table(items: int) -> Iterator[tuple[Any, str]]:
-    dynamodb = boto3.client("dynamodb")
-    name = f"bench-backfill-{uuid.uuid4().hex[:8]}"
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "book_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "book_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    try:
-        with boto3.resource("dynamodb").Table(name).batch_writer() as batch:
-            for number in range(items):
-                batch.put_item(Item=_item(number))
-        yield dynamodb, name
-    finally:
-        dynamodb.delete_table(TableName=name)
-
-
-@contextmanager
-def _alias(client: OpenSearch, label: str) -> Iterator[str]:
-    alias = f"bench-{label}-{uuid.uuid4().hex[:8]}"
-    setup_index(client, alias)
-    try:
-        yield alias
-    finally:
-        client.indices.delete(index=f"{alias}-v*", ignore_unavailable=True)
-        client.indices.delete_index_template(name=template_name(alias), ignore=404)
 
 
 def _count(client: OpenSearch, alias: str) -> int:
@@ -116,7 +78,7 @@ def _scan_all(dynamodb: Any, table: TableInfo) -> list[dict[str, Any]]:
 
 
 def _ceiling(client: OpenSearch, documents: list[tuple[str, str]], parallel: bool) -> float:
-    with _alias(client, "ceiling") as alias:
+    with scratch_alias(client, "bench-ceiling") as alias:
         actions = ({"_index": alias, "_id": i, "_source": d} for i, d in documents)
         began = time.perf_counter()
         if parallel:
@@ -136,12 +98,14 @@ def _ceiling(client: OpenSearch, documents: list[tuple[str, str]], parallel: boo
 def run(quick: bool = False) -> dict[str, Any]:
     """Measure once; rates in items/s."""
     items = 2_000 if quick else 20_000
-    url = os.environ.get("OPENSEARCH_URL") or os.environ["OPENSEARCH_ENDPOINT"]
-    client = make_client(url, timeout=120)
-    with _table(items) as (dynamodb, name):
-        table = TableInfo.describe(dynamodb, name)
+    settings = Settings.from_env()
+    client = make_client(settings.opensearch_url, timeout=120)
+    scratch = new_table(settings, stream=False, items=map(_item, range(items)), prefix="bench")
+    with scratch as created:
+        dynamodb = created.dynamodb
+        table = TableInfo.describe(dynamodb, created.name)
 
-        with _alias(client, "backfill") as alias:
+        with scratch_alias(client, "bench-backfill") as alias:
             writer = BulkWriter(client, alias)
             began = time.perf_counter()
             report = run_backfill(dynamodb, writer, table, BackfillOptions(segments=SEGMENTS))

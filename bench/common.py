@@ -1,29 +1,20 @@
-"""What every benchmark section shares: where the stack is, summaries of repeated runs, and
-the scratch indices measurements write to."""
+"""What every benchmark section shares: the stack's client, summaries of repeated runs.
+
+Where the stack and the deployed system are comes from `tests.support.settings`, scratch
+indices from `tests.support.opensearch`: the benchmarks share the tests' support package.
+"""
 
 from __future__ import annotations
 
 import math
-import os
 import statistics
-import sys
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-ROOT = Path(__file__).resolve().parent.parent
-# The sync package and the stack launcher, importable whether or not the project is installed
-# in the running interpreter (a plotting venv need not have it).
-for _path in (ROOT / "lambda", ROOT / "stack"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from ddb_opensearch_sync.core.mapping import concrete_index_name, template_name  # noqa: E402
-from ddb_opensearch_sync.index.client import make_client  # noqa: E402
-from ddb_opensearch_sync.index.setup import setup_index  # noqa: E402
+from ddb_opensearch_sync.index.client import make_client
+from tests.support.settings import API_URL, INDEX_ALIAS, TABLE_NAME, SettingMissing, Settings
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -31,68 +22,33 @@ if TYPE_CHECKING:
 __all__ = [
     "ROOT",
     "BenchError",
-    "Endpoints",
     "Summary",
     "opensearch_client",
     "percentile",
     "ratio_summary",
-    "scratch_index",
+    "require_deployed",
     "summarize",
 ]
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class BenchError(RuntimeError):
     """The benchmark cannot run (stack down, not deployed...); the message says what to do."""
 
 
-@dataclass(frozen=True)
-class Endpoints:
-    """Where the running stack and the deployed system are (`make env`'s variables)."""
-
-    opensearch_url: str
-    aws_endpoint_url: str
-    region: str
-    api_url: str | None
-    table_name: str | None
-    index_name: str | None
-
-    @classmethod
-    def from_env(cls) -> Endpoints:
-        env = os.environ
-        return cls(
-            opensearch_url=env.get("OPENSEARCH_URL", "http://localhost:9200"),
-            aws_endpoint_url=env.get("AWS_ENDPOINT_URL", "http://localhost:4566"),
-            region=env.get("AWS_DEFAULT_REGION", "us-east-1"),
-            api_url=(env.get("API_URL") or "").rstrip("/") or None,
-            table_name=env.get("TABLE_NAME") or None,
-            index_name=env.get("INDEX_NAME") or None,
-        )
-
-    def require_deployed(self) -> tuple[str, str, str]:
-        if not (self.api_url and self.table_name and self.index_name):
-            raise BenchError(
-                "API_URL, TABLE_NAME and INDEX_NAME are not set: run `make deploy`, then "
-                '`set -a; eval "$(make -s env)"; set +a`'
-            )
-        return self.api_url, self.table_name, self.index_name
+def require_deployed(endpoints: Settings) -> tuple[str, str, str]:
+    """The deployed API's URL, table and alias; `BenchError` before ``make deploy``."""
+    try:
+        api_url, table, alias = (endpoints.require(n) for n in (API_URL, TABLE_NAME, INDEX_ALIAS))
+    except SettingMissing as missing:
+        raise BenchError(str(missing)) from None
+    return api_url, table, alias
 
 
-def opensearch_client(endpoints: Endpoints, timeout: float = 60.0) -> OpenSearch:
+def opensearch_client(endpoints: Settings, timeout: float = 60.0) -> OpenSearch:
     """The project's own client for the stack's node (no auth, no transport retries)."""
     return make_client(endpoints.opensearch_url, timeout=timeout)
-
-
-@contextmanager
-def scratch_index(client: OpenSearch, prefix: str) -> Iterator[str]:
-    """A fresh alias, index and template made by the project's own setup (so mapping and
-    settings cost what they cost in production), dropped afterwards. Yields the alias."""
-    alias = f"bench-{prefix}-{uuid.uuid4().hex[:8]}"
-    setup_index(client, alias)
-    try:
-        yield alias
-    finally:
-        client.indices.delete(index=concrete_index_name(alias), ignore_unavailable=True)
-        client.indices.delete_index_template(name=template_name(alias), ignore=404)
 
 
 @dataclass(frozen=True)

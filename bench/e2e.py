@@ -25,59 +25,52 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import boto3
-import requests
-
-from bench.common import BenchError, Endpoints, opensearch_client, percentile
+from bench.common import BenchError, opensearch_client, percentile, require_deployed
 from bench.streamgen import book, typed_book
+from tests.support import aws
+from tests.support.api import BooksApi
+from tests.support.settings import Settings
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
 
-__all__ = ["E2eConfig", "run"]
+__all__ = ["QUICK", "E2eConfig", "run"]
 
 POLL_INTERVAL = 0.1  # seconds between searches for pending ids
 SEARCH_CHUNK = 500  # ids per search request
 WRITERS = 8  # threads issuing writes; the pacer, not the pool, sets the rate
-HTTP_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
 class E2eConfig:
+    """How many items per phase, at what rate (writes per second), after how many warm-up
+    writes; ``drain_timeout`` is the longest wait after the last write for everything to
+    become searchable."""
+
     items: int = 500
-    """Items per phase."""
     rate: float = 50.0
-    """Writes per second."""
     warmup_items: int = 10
     drain_timeout: float = 60.0
-    """Longest wait after the last write for everything to become searchable."""
     seed: int = 20261127
 
-    @classmethod
-    def quick(cls) -> E2eConfig:
-        return cls(items=50, warmup_items=3, drain_timeout=30.0)
+
+QUICK = E2eConfig(items=50, warmup_items=3, drain_timeout=30.0)
+"""``--quick``: a few items per phase."""
 
 
 # --- writers ------------------------------------------------------------------------------
 
 
 class ApiWriter:
-    """Creates books through the deployed API; one HTTP session per thread."""
+    """Creates books through the deployed API (one HTTP session per thread)."""
 
     name = "api"
 
     def __init__(self, api_url: str) -> None:
-        self.url = f"{api_url}/books"
-        self._local = threading.local()
+        self.api = BooksApi(api_url)
 
     def write(self, body: dict[str, Any]) -> str:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        response = session.post(self.url, json=body, timeout=HTTP_TIMEOUT)
-        if response.status_code != 201:
-            raise RuntimeError(f"POST /books: {response.status_code} {response.text[:200]}")
-        return str(response.json()["book_id"])
+        return self.api.create_ok(body)
 
 
 class TableWriter:
@@ -85,24 +78,14 @@ class TableWriter:
 
     name = "table"
 
-    def __init__(self, endpoints: Endpoints, table: str) -> None:
+    def __init__(self, table: aws.BooksTable) -> None:
         self.table = table
-        self.dynamodb = _dynamodb(endpoints)
 
     def write(self, body: dict[str, Any]) -> str:
         book_id = f"bench-{uuid.uuid4()}"
-        self.dynamodb.put_item(TableName=self.table, Item=typed_book({"book_id": book_id, **body}))
+        item = typed_book({"book_id": book_id, **body})
+        self.table.dynamodb.put_item(TableName=self.table.name, Item=item)
         return book_id
-
-
-def _dynamodb(endpoints: Endpoints) -> Any:
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=endpoints.aws_endpoint_url,
-        region_name=endpoints.region,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
 
 
 def _bodies(count: int, seed: int) -> list[dict[str, Any]]:
@@ -286,7 +269,7 @@ def _warm_up(
     alias: str,
     writer: ApiWriter | TableWriter,
     count: int,
-    table: tuple[Any, str],
+    table: aws.BooksTable,
 ) -> None:
     """A few writes first: the function's first invocation starts its environment."""
     tracker = Tracker()
@@ -304,15 +287,10 @@ def _warm_up(
     _clean_up(client, alias, table, list(tracker.acked))
 
 
-def _clean_up(client: OpenSearch, alias: str, table: tuple[Any, str], ids: list[str]) -> None:
+def _clean_up(client: OpenSearch, alias: str, table: aws.BooksTable, ids: list[str]) -> None:
     """Delete what the benchmark wrote, and wait until the index has followed, so that the
     next phase does not measure the tail of this one."""
-    dynamodb, name = table
-    for start in range(0, len(ids), 25):
-        deletes = [
-            {"DeleteRequest": {"Key": {"book_id": {"S": i}}}} for i in ids[start : start + 25]
-        ]
-        dynamodb.batch_write_item(RequestItems={name: deletes})
+    table.delete(ids)
     deadline = time.monotonic() + 120
     while _searchable(client, alias, ids) and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -320,15 +298,15 @@ def _clean_up(client: OpenSearch, alias: str, table: tuple[Any, str], ids: list[
 
 def run(
     config: E2eConfig,
-    endpoints: Endpoints,
+    endpoints: Settings,
     say: Callable[[str], None],
     watch: Callable[[], AbstractContextManager[Any]] | None = None,
 ) -> dict[str, Any]:
     """Both phases. ``watch`` makes a context manager that samples the stack's processes
     during each phase; its ``peak`` and ``cpu_pct`` go into that phase's figures."""
-    api_url, table, alias = endpoints.require_deployed()
+    api_url, table, alias = require_deployed(endpoints)
     client = opensearch_client(endpoints)
-    dynamodb = _dynamodb(endpoints)
+    books_table = aws.BooksTable(aws.client(endpoints, "dynamodb"), table)
     results: dict[str, Any] = {
         "config": {
             "items_per_phase": config.items,
@@ -337,9 +315,9 @@ def run(
             "writer_threads": WRITERS,
         }
     }
-    writers: list[ApiWriter | TableWriter] = [ApiWriter(api_url), TableWriter(endpoints, table)]
+    writers: list[ApiWriter | TableWriter] = [ApiWriter(api_url), TableWriter(books_table)]
     for number, writer in enumerate(writers):
-        _warm_up(client, alias, writer, config.warmup_items, (dynamodb, table))
+        _warm_up(client, alias, writer, config.warmup_items, books_table)
         bodies = _bodies(config.items, config.seed + number)
         say(f"e2e: {config.items} writes through the {writer.name} at {config.rate:.0f}/s")
         with watch() if watch else nullcontext() as sampler:
@@ -348,5 +326,5 @@ def run(
             figures["peak_rss_mib"] = dict(sampler.peak)
             figures["cpu_pct_of_one_core"] = dict(sampler.cpu_pct)
         results[writer.name] = figures
-        _clean_up(client, alias, (dynamodb, table), ids)
+        _clean_up(client, alias, books_table, ids)
     return results

@@ -1,7 +1,7 @@
 """Plot throughput against batch size from a result file (needs matplotlib: the ``bench``
 extra, ``pip install -e '.[bench]'``).
 
-    python bench/plot.py bench/results/latest.json bench/results/throughput.png
+    python -m bench.plot bench/results/latest.json bench/results/throughput.png
 """
 
 from __future__ import annotations

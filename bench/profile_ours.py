@@ -8,7 +8,7 @@
 2. the per-record cost of each step of the pure mapping (``timeit``, no I/O);
 3. with ``--pyinstrument``, a profile of the handler (needs ``pip install pyinstrument``).
 
-    python bench/profile_ours.py [--batch-size 100] [--records 3000] [--runs 5]
+    python -m bench.profile_ours [--batch-size 100] [--records 3000] [--runs 5]
 
 Needs the stack's ``OPENSEARCH_URL`` in the environment.
 """
@@ -21,22 +21,19 @@ import sys
 import time
 import timeit
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opensearchpy import helpers
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench import throughput  # noqa: E402
-from bench.common import Endpoints, opensearch_client, scratch_index  # noqa: E402
-from bench.streamgen import StreamGenerator  # noqa: E402
-from ddb_opensearch_sync.core import records  # noqa: E402
-from ddb_opensearch_sync.index.writer import BulkWriter  # noqa: E402
-from ddb_opensearch_sync.sync.batch import BatchSyncer  # noqa: E402
-from ddb_opensearch_sync.sync.deadletter import LogDeadLetters  # noqa: E402
+from bench import throughput
+from bench.common import opensearch_client
+from bench.streamgen import StreamGenerator
+from ddb_opensearch_sync.core import records
+from ddb_opensearch_sync.index.writer import BulkWriter
+from ddb_opensearch_sync.sync.batch import BatchSyncer
+from ddb_opensearch_sync.sync.deadletter import LogDeadLetters
+from tests.support.opensearch import scratch_alias
+from tests.support.settings import Settings
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -93,7 +90,7 @@ def _syncer(client: OpenSearch, alias: str, work: list[throughput.Batch]) -> Non
 
 
 def ladder(
-    client: OpenSearch, endpoints: Endpoints, workload: throughput.Workload, runs: int
+    client: OpenSearch, endpoints: Settings, workload: throughput.Workload, runs: int
 ) -> dict[str, float]:
     """Median records/s of each rung; each rung adds one layer to the one before."""
     mapped = [
@@ -112,7 +109,7 @@ def ladder(
         for name, (write, work) in rungs.items():
             with (
                 throughput.quiet_sync_logs(),
-                scratch_index(client, "ladder") as alias,
+                scratch_alias(client, "bench-ladder") as alias,
             ):
                 throughput._preload(client, alias, workload.preload)
                 began = time.perf_counter()
@@ -131,7 +128,7 @@ def main() -> None:
     parser.add_argument("--pyinstrument", action="store_true")
     args = parser.parse_args()
 
-    endpoints = Endpoints.from_env()
+    endpoints = Settings.from_env()
     client = opensearch_client(endpoints)
     generator = StreamGenerator(existing=1000)
     baseline, stream = generator.baseline(), generator.records(args.records)
@@ -151,7 +148,7 @@ def main() -> None:
         _profile(client, endpoints, workload)
 
 
-def _profile(client: OpenSearch, endpoints: Endpoints, workload: throughput.Workload) -> None:
+def _profile(client: OpenSearch, endpoints: Settings, workload: throughput.Workload) -> None:
     from pyinstrument import Profiler
 
     writers = {"ours": throughput._ours(endpoints)}

@@ -1,6 +1,6 @@
 """Run the benchmarks against the running, deployed stack; print tables, write a JSON file.
 
-    python bench/run.py [--quick] [--out FILE.json] [--plot FILE.png | --no-plot]
+    python -m bench.run [--quick] [--out FILE.json] [--plot FILE.png | --no-plot]
 
 Results go to ``bench/results/latest.json`` and ``bench/results/throughput.png`` (a full run)
 or ``bench/results/quick.json`` and no plot (``--quick``), unless told otherwise.
@@ -35,12 +35,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the root, on the path
-    sys.path.insert(0, str(ROOT))
-
-from bench import e2e, report, stackfigures, throughput  # noqa: E402
-from bench.common import BenchError, Endpoints, opensearch_client  # noqa: E402
+from bench import e2e, report, stackfigures, throughput
+from bench.common import ROOT, BenchError, opensearch_client, require_deployed
+from tests.support.settings import Settings
 
 SECTIONS = ("throughput", "e2e", "stack", "extras")
 EXTRA_MODULES = ("backfill_bench", "search_latency")
@@ -110,11 +107,11 @@ def _memory_total_mib() -> int | None:
     return None
 
 
-def preflight(args: argparse.Namespace, endpoints: Endpoints) -> str:
+def preflight(args: argparse.Namespace, endpoints: Settings) -> str:
     """Fail in a second, not after minutes of measuring: the node answers, and the deployed
     names are known when the end-to-end section will need them. Returns OpenSearch's version."""
     if "e2e" in args.sections:
-        endpoints.require_deployed()
+        require_deployed(endpoints)
     try:
         return str(opensearch_client(endpoints, timeout=5).info()["version"]["number"])
     except Exception as error:  # connection refused, timeout, not OpenSearch: all the same here
@@ -124,7 +121,7 @@ def preflight(args: argparse.Namespace, endpoints: Endpoints) -> str:
         ) from error
 
 
-def metadata(endpoints: Endpoints, quick: bool, opensearch_version: str) -> dict[str, Any]:
+def metadata(endpoints: Settings, quick: bool, opensearch_version: str) -> dict[str, Any]:
     return {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "quick": quick,
@@ -165,7 +162,7 @@ def run_extras(quick: bool) -> dict[str, Any]:
     return results
 
 
-def run_sections(args: argparse.Namespace, endpoints: Endpoints) -> dict[str, Any]:
+def run_sections(args: argparse.Namespace, endpoints: Settings) -> dict[str, Any]:
     version = preflight(args, endpoints)
     result: dict[str, Any] = {"meta": metadata(endpoints, args.quick, version)}
     pids = stackfigures.stack_pids()
@@ -197,7 +194,7 @@ def run_sections(args: argparse.Namespace, endpoints: Endpoints) -> dict[str, An
         memory["peak_throughput"] = sampler.peak
         cpu["throughput"] = sampler.cpu_pct
     if "e2e" in args.sections:
-        e2e_config = e2e.E2eConfig.quick() if args.quick else e2e.E2eConfig()
+        e2e_config = e2e.QUICK if args.quick else e2e.E2eConfig()
         with stackfigures.MemorySampler(pids) as sampler:
             result["e2e"] = timed(
                 "e2e",
@@ -249,7 +246,7 @@ def write_outputs(result: dict[str, Any], args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    endpoints = Endpoints.from_env()
+    endpoints = Settings.from_env()
     load = os.getloadavg()[0]
     if load > (os.cpu_count() or 1):
         say(

@@ -1,6 +1,6 @@
 """Search and suggest latency over a books index of realistic size.
 
-    python bench/search_latency.py [--quick]      # prints the result as JSON
+    python -m bench.search_latency [--quick]      # prints the result as JSON
 
 `run` bulk-loads N generated books (10,000; 1,000 with ``quick``) straight into a scratch index
 made with the books index's own settings and mapping, then times the search API's queries
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import string
@@ -32,8 +31,8 @@ from opensearchpy.helpers import bulk
 
 from ddb_opensearch_sync.core.mapping import index_mappings, index_settings
 from ddb_opensearch_sync.index.client import make_client
-from ddb_opensearch_sync.search.params import parse_search, parse_suggest
-from ddb_opensearch_sync.search.query import search_body, search_page, suggest_body, suggest_page
+from tests.support.search import run_search, run_suggest
+from tests.support.settings import Settings
 
 __all__ = ["run"]
 
@@ -152,17 +151,13 @@ Timed = tuple[float, float]  # (wall ms, OpenSearch took ms)
 
 def _time_search(client: OpenSearch, index: str, params: Params) -> tuple[Timed, str | None]:
     began = time.perf_counter()
-    request = parse_search(params)
-    response = client.search(index=index, body=search_body(request))
-    page = search_page(response, request)
+    response, page = run_search(client, index, params)
     return ((time.perf_counter() - began) * 1000, float(response["took"])), page["next_token"]
 
 
 def _time_suggest(client: OpenSearch, index: str, params: Params) -> Timed:
     began = time.perf_counter()
-    request = parse_suggest(params)
-    response = client.search(index=index, body=suggest_body(request))
-    suggest_page(response, request)
+    response, _ = run_suggest(client, index, params)
     return (time.perf_counter() - began) * 1000, float(response["took"])
 
 
@@ -211,7 +206,7 @@ def run(quick: bool) -> dict[str, Any]:
     books_count = QUICK_BOOKS if quick else FULL_BOOKS
     queries = QUICK_QUERIES if quick else FULL_QUERIES
     rng = random.Random(SEED)
-    client = make_client(os.environ.get("OPENSEARCH_URL", "http://localhost:9200"), timeout=120)
+    client = make_client(Settings.from_env().opensearch_url, timeout=120)
     index = f"bench-search-{uuid.uuid4().hex[:8]}"
     books = _books(rng, books_count)
     results: dict[str, Any] = {

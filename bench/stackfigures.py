@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import stackctl
 from bench.common import ROOT
+from tests.support.settings import DEPLOYED_VARIABLES
 
 __all__ = [
     "MemorySampler",
@@ -50,28 +52,13 @@ def _rss_kib(pid: int) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            kids = [int(k) for k in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        for kid in kids:
-            found += [kid, *_children(kid)]
-    return found
-
-
 def stack_pids(state_dir: Path | None = None) -> dict[str, int]:
     """The pids in a native stack's pid files (none for compose, or a stack that is down)."""
-    state = state_dir or Path(os.environ.get("STACK_STATE_DIR", ROOT / ".state"))
+    paths = stackctl.Paths(state_dir.resolve()) if state_dir else stackctl.Paths.from_env()
     pids: dict[str, int] = {}
     for name in ("opensearch", "localstack"):
-        try:
-            pid = int((state.resolve() / "run" / f"{name}.pid").read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            continue
-        if Path(f"/proc/{pid}").exists():
+        pid = stackctl.read_pid(paths.pid_file(name))
+        if pid is not None and Path(f"/proc/{pid}").exists():
             pids[name] = pid
     return pids
 
@@ -81,11 +68,11 @@ def process_memory(pids: dict[str, int]) -> dict[str, float]:
     memory: dict[str, float] = {}
     if "opensearch" in pids:
         pid = pids["opensearch"]
-        memory["opensearch"] = sum(_rss_kib(p) for p in [pid, *_children(pid)]) / 1024
+        memory["opensearch"] = sum(_rss_kib(p) for p in [pid, *stackctl.children_of(pid)]) / 1024
     if "localstack" in pids:
         pid = pids["localstack"]
         memory["localstack"] = _rss_kib(pid) / 1024
-        memory["lambda_environments"] = sum(_rss_kib(p) for p in _children(pid)) / 1024
+        memory["lambda_environments"] = sum(_rss_kib(p) for p in stackctl.children_of(pid)) / 1024
     return {k: round(v, 1) for k, v in memory.items()}
 
 
@@ -117,7 +104,9 @@ def process_cpu(pids: dict[str, int]) -> dict[str, float]:
         cpu["opensearch"] = _cpu_seconds(pids["opensearch"])
     if "localstack" in pids:
         cpu["localstack"] = _cpu_seconds(pids["localstack"])
-        cpu["lambda_environments"] = sum(_cpu_seconds(p) for p in _children(pids["localstack"]))
+        cpu["lambda_environments"] = sum(
+            _cpu_seconds(p) for p in stackctl.children_of(pids["localstack"])
+        )
     # The benchmark itself: the in-process handler, the writers and pollers.
     cpu["bench_process"] = _cpu_seconds(os.getpid())
     return cpu
@@ -200,8 +189,7 @@ def _scratch_env(state: Path) -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         # The running stack's deployed names must not leak into the scratch stack.
-        if k not in {"API_URL", "TABLE_NAME", "INDEX_NAME", "FUNCTION_NAME", "DLQ_URL"}
-        and k not in {"OPENSEARCH_ENDPOINT", "STREAM_ARN", "TF_CLI_CONFIG_FILE"}
+        if k not in DEPLOYED_VARIABLES and k != "TF_CLI_CONFIG_FILE"
     }
     env.update(
         STACK="native",

@@ -38,16 +38,12 @@ from boto3.dynamodb.types import TypeDeserializer
 from opensearchpy import helpers
 from opensearchpy.exceptions import NotFoundError
 
-from bench.common import (
-    Endpoints,
-    opensearch_client,
-    ratio_summary,
-    scratch_index,
-    summarize,
-)
+from bench.common import opensearch_client, ratio_summary, summarize
 from bench.streamgen import StreamGenerator, batches
 from ddb_opensearch_sync.core import settings
 from ddb_opensearch_sync.core.records import Action, compact, to_change
+from tests.support.opensearch import scratch_alias
+from tests.support.settings import Settings
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -135,7 +131,7 @@ class _NullWriter(io.TextIOBase):
 # --- the three writers --------------------------------------------------------------------
 
 
-def _ours(endpoints: Endpoints) -> Callable[[OpenSearch, str, Sequence[Batch]], None]:
+def _ours(endpoints: Settings) -> Callable[[OpenSearch, str, Sequence[Batch]], None]:
     from ddb_opensearch_sync.sync import handler as lambda_handler  # Powertools set-up on import
 
     def run(_client: OpenSearch, alias: str, work: Sequence[Batch]) -> None:
@@ -293,7 +289,7 @@ def measure(
     }[variant]
     with (
         quiet_sync_logs(),
-        scratch_index(client, f"{variant}-{workload.batch_size}") as alias,
+        scratch_alias(client, f"bench-{variant}-{workload.batch_size}") as alias,
     ):
         _preload(client, alias, workload.preload)
         began = time.perf_counter()
@@ -333,7 +329,7 @@ def measure_side_by_side(
     with contextlib.ExitStack() as stack:
         stack.enter_context(quiet_sync_logs())
         aliases = {
-            v: stack.enter_context(scratch_index(client, f"{v}-{workload.batch_size}"))
+            v: stack.enter_context(scratch_alias(client, f"bench-{v}-{workload.batch_size}"))
             for v in VARIANTS
         }
         for alias in aliases.values():
@@ -383,7 +379,7 @@ def _rotated(items: Sequence[str], by: int) -> list[str]:
     return [*items[by:], *items[:by]]
 
 
-def run(config: ThroughputConfig, endpoints: Endpoints, say: Callable[[str], None]) -> dict:
+def run(config: ThroughputConfig, endpoints: Settings, say: Callable[[str], None]) -> dict:
     """Warm up, then measure every writer at every batch size ``config.runs`` times."""
     client = opensearch_client(endpoints)
     writers: dict[str, Callable[[OpenSearch, str, Any], None]] = {

@@ -1,57 +1,66 @@
-"""Shared test settings: where the stack and the deployed system are.
+"""Fixtures for every test: where the stack and the deployed system are, and clients for them.
 
-Every value comes from the environment that ``make env`` prints (the test command sources it),
-with the native stack's defaults so that a test module can also be run by hand.
+Every value comes from `tests.support.settings` (the environment ``make env`` prints); a
+deployed name that is missing fails the test that needs it, saying what to run.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from opensearchpy import OpenSearch
 
-
-def env(name: str, default: str | None = None) -> str:
-    value = os.environ.get(name, default)
-    if value is None:
-        pytest.fail(f'{name} is not set: run `make deploy`, then `eval "$(make -s env)"`')
-    return value
-
-
-@pytest.fixture(scope="session")
-def aws_endpoint_url() -> str:
-    return env("AWS_ENDPOINT_URL", "http://localhost:4566")
-
-
-@pytest.fixture(scope="session")
-def opensearch_url() -> str:
-    return env("OPENSEARCH_URL", "http://localhost:9200")
+from tests.support import aws
+from tests.support.api import BooksApi
+from tests.support.names import new_marker
+from tests.support.settings import (
+    API_URL,
+    INDEX_ALIAS,
+    SEARCH_FUNCTION_NAME,
+    TABLE_NAME,
+    SettingMissing,
+    Settings,
+)
 
 
 @pytest.fixture(scope="session")
-def aws_region() -> str:
-    return env("AWS_DEFAULT_REGION", "us-east-1")
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+def _setting(name: str, read: Callable[[Settings], str], doc: str) -> Any:
+    """A session fixture ``name`` holding ``read(settings)``; a deployed name that is missing
+    fails the test that needs it, saying what to run."""
+
+    def fixture(settings: Settings) -> str:
+        try:
+            return read(settings)
+        except SettingMissing as missing:
+            pytest.fail(str(missing))
+
+    fixture.__doc__ = doc
+    return pytest.fixture(scope="session", name=name)(fixture)
+
+
+aws_endpoint_url = _setting("aws_endpoint_url", lambda s: s.aws_endpoint_url, "LocalStack")
+opensearch_url = _setting("opensearch_url", lambda s: s.opensearch_url, "The stack's node")
+aws_region = _setting("aws_region", lambda s: s.region, "The stack's region")
+api_url = _setting(
+    "api_url", lambda s: s.require(API_URL), "The deployed API's invoke URL, no trailing slash"
+)
+table_name = _setting("table_name", lambda s: s.require(TABLE_NAME), "The deployed table")
+index_alias = _setting(
+    "index_alias", lambda s: s.require(INDEX_ALIAS), "The alias the deployed function writes to"
+)
+search_function_name = _setting(
+    "search_function_name", lambda s: s.require(SEARCH_FUNCTION_NAME), "The search function"
+)
 
 
 @pytest.fixture(scope="session")
-def api_url() -> str:
-    """Base URL of the deployed books API (the stage's invoke URL, no trailing slash)."""
-    return env("API_URL").rstrip("/")
-
-
-@pytest.fixture(scope="session")
-def table_name() -> str:
-    return env("TABLE_NAME")
-
-
-@pytest.fixture(scope="session")
-def index_name() -> str:
-    """The alias the deployed function writes to (searches through it hide tombstones)."""
-    return env("INDEX_ALIAS")
-
-
-@pytest.fixture(scope="session")
-def opensearch_client(opensearch_url: str):
+def opensearch_client(opensearch_url: str) -> OpenSearch:
     """The project's own OpenSearch client (no auth) for the stack's node."""
     from ddb_opensearch_sync.index.client import make_client
 
@@ -59,28 +68,46 @@ def opensearch_client(opensearch_url: str):
 
 
 @pytest.fixture(scope="session")
-def sqs_client(aws_endpoint_url: str, aws_region: str):
-    """An SQS client for the stack's LocalStack (any credentials do)."""
-    import boto3
+def exact_client(opensearch_url: str) -> OpenSearch:
+    """The project's client that reads numbers exactly, as the operator commands use it."""
+    from ddb_opensearch_sync.index.client import make_client
 
-    return boto3.client(
-        "sqs",
-        endpoint_url=aws_endpoint_url,
-        region_name=aws_region,
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-    )
+    return make_client(opensearch_url, exact_numbers=True)
 
 
 @pytest.fixture(scope="session")
-def dynamodb_client(aws_endpoint_url: str, aws_region: str):
-    """A DynamoDB client for the stack's LocalStack (any credentials do)."""
-    import boto3
+def aws_client(settings: Settings) -> Callable[..., aws.Client]:
+    """``aws_client(service, config=None)``: a boto3 client for the stack's LocalStack."""
+    return lambda service, config=None: aws.client(settings, service, config)
 
-    return boto3.client(
-        "dynamodb",
-        endpoint_url=aws_endpoint_url,
-        region_name=aws_region,
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-    )
+
+@pytest.fixture(scope="session")
+def dynamodb_client(aws_client: Callable[..., aws.Client]) -> aws.Client:
+    return aws_client("dynamodb")
+
+
+@pytest.fixture(scope="session")
+def sqs_client(aws_client: Callable[..., aws.Client]) -> aws.Client:
+    return aws_client("sqs")
+
+
+@pytest.fixture(scope="session")
+def lambda_client(aws_client: Callable[..., aws.Client]) -> aws.Client:
+    return aws_client("lambda")
+
+
+@pytest.fixture()
+def marker() -> str:
+    """A word unique to one test, put in what it writes (suites share the deployed table)."""
+    return new_marker()
+
+
+@pytest.fixture(scope="session")
+def books_api(api_url: str) -> BooksApi:
+    return BooksApi(api_url)
+
+
+@pytest.fixture(scope="session")
+def books_table(dynamodb_client: aws.Client, table_name: str) -> aws.BooksTable:
+    """The deployed table, read and written without the API."""
+    return aws.BooksTable(dynamodb_client, table_name)

@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import (
-    BooksApi,
-    Client,
+from tests.support.api import BooksApi
+from tests.support.aws import BooksTable
+from tests.support.opensearch import (
     Document,
     SearchIndex,
-    table_items_mentioning,
     wait_until_not_searchable,
     wait_until_searchable_as,
     without_sync,
@@ -37,10 +36,6 @@ def full_book(marker: str) -> Document:
         "tags": ["science fiction", "classic", marker],
         "summary": f"An envoy comes to the winter planet Gethen. {marker}",
     }
-
-
-def search_ids(index: SearchIndex, query: dict[str, Any]) -> list[str]:
-    return sorted(index.search(query))
 
 
 def create_and_wait(api: BooksApi, index: SearchIndex, book: Document) -> tuple[str, Document]:
@@ -92,7 +87,7 @@ def test_a_search_by_title_author_or_tag_finds_the_book(
     }
 
     for query in (by_title, by_author, by_tag, by_tag_words, full_text):
-        assert search_ids(search_index, query) == [book_id], query
+        assert search_index.search_ids(query) == [book_id], query
 
 
 def test_a_replaced_book_is_reindexed_whole(
@@ -108,8 +103,8 @@ def test_a_replaced_book_is_reindexed_whole(
     # A full replace: isbn, tags and summary are gone from the document too.
     wait_until_searchable_as(search_index, {book_id: returned})
     old_title = {"match": {"title": {"query": f"darkness {marker}", "operator": "and"}}}
-    assert search_ids(search_index, old_title) == []
-    assert search_ids(search_index, {"term": {"tags": marker}}) == []
+    assert search_index.search_ids(old_title) == []
+    assert search_index.search_ids({"term": {"tags": marker}}) == []
     stored = search_index.stored(book_id)
     assert stored is not None and stored["_sync"]["event"] == "MODIFY"
 
@@ -123,7 +118,7 @@ def test_a_deleted_book_disappears_from_search_and_leaves_a_tombstone(
 
     assert books_api.get(book_id).status_code == 404
     wait_until_not_searchable(search_index, [book_id])
-    assert search_ids(search_index, {"term": {"tags": marker}}) == []
+    assert search_index.search_ids({"term": {"tags": marker}}) == []
     # A GET by id ignores the alias filter: it finds the tombstone, keys only.
     tombstone = search_index.stored(book_id)
     assert tombstone is not None
@@ -175,7 +170,7 @@ def test_strings_that_try_to_break_the_template_reach_the_index_verbatim(
     wait_until_searchable_as(search_index, expected)
     for name, book in books.items():
         exact = {"term": {"title.keyword": book["title"]}}
-        assert search_ids(search_index, exact) == [ids[name]], name
+        assert search_index.search_ids(exact) == [ids[name]], name
     assert sorted(search_index.search({"term": {"tags": marker}})) == sorted(expected)
 
 
@@ -225,18 +220,14 @@ def index_mentions(index: SearchIndex, marker: str) -> list[str]:
 
 
 def test_invalid_books_are_rejected_and_nothing_is_written_or_indexed(
-    books_api: BooksApi,
-    search_index: SearchIndex,
-    dynamodb_client: Client,
-    table_name: str,
-    marker: str,
+    books_api: BooksApi, search_index: SearchIndex, books_table: BooksTable, marker: str
 ) -> None:
     responses = {
         case: books_api.create(filled(body, marker)) for case, body in INVALID_BODIES.items()
     }
 
     assert rejections(responses) == {}, "expected 400 with a message for every invalid body"
-    assert table_items_mentioning(dynamodb_client, table_name, marker) == []
+    assert books_table.mentioning(marker) == []
     # A valid book written after the rejected ones: once the function has indexed it, it has
     # read the stream past the point where any of them would have been.
     sentinel_id, _ = create_and_wait(books_api, search_index, {"title": marker, "author": "ok"})

@@ -14,15 +14,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tests.e2e.support import (
-    BooksApi,
-    Client,
-    Document,
-    SearchIndex,
-    mismatches,
-    table_count,
-)
-from tests.polling import eventually
+from tests.support.api import BooksApi
+from tests.support.aws import BooksTable
+from tests.support.opensearch import Document, SearchIndex, mismatches
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.deployed
 
@@ -79,22 +74,22 @@ class Convergence:
 
 
 def convergence(
-    index: SearchIndex, dynamodb: Client, table: str, marker: str, expected: Mapping[str, Document]
+    index: SearchIndex, table: BooksTable, marker: str, expected: Mapping[str, Document]
 ) -> Convergence:
     found = index.search({"term": {"tags": marker}}, size=BOOKS + 1)
     return Convergence(
         index_count=index.count(),
-        table_count=table_count(dynamodb, table),
+        table_count=table.count(),
         mismatches=mismatches(expected, found),
         unexpected=sorted(set(found) - set(expected)),
     )
 
 
 def wait_for_convergence(
-    index: SearchIndex, dynamodb: Client, table: str, marker: str, expected: Mapping[str, Document]
+    index: SearchIndex, table: BooksTable, marker: str, expected: Mapping[str, Document]
 ) -> Convergence:
     return eventually(
-        lambda: convergence(index, dynamodb, table, marker, expected),
+        lambda: convergence(index, table, marker, expected),
         lambda state: state.converged,
         what=f"index count == table count and exactly {len(expected)} burst books as written",
         timeout=CONVERGENCE_TIMEOUT,
@@ -102,20 +97,8 @@ def wait_for_convergence(
     )
 
 
-def delete_in_table(dynamodb: Client, table: str, ids: list[str]) -> None:
-    """Delete items directly (another writer than the API), 25 per request."""
-    for start in range(0, len(ids), 25):
-        batch = [{"DeleteRequest": {"Key": {"book_id": {"S": i}}}} for i in ids[start : start + 25]]
-        unprocessed = dynamodb.batch_write_item(RequestItems={table: batch})["UnprocessedItems"]
-        assert unprocessed == {}, f"batch delete left {unprocessed}"
-
-
 def test_a_burst_of_concurrent_writes_converges(
-    books_api: BooksApi,
-    search_index: SearchIndex,
-    dynamodb_client: Client,
-    table_name: str,
-    marker: str,
+    books_api: BooksApi, search_index: SearchIndex, books_table: BooksTable, marker: str
 ) -> None:
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         written = list(pool.map(lambda n: write_one(books_api, n, marker), range(BOOKS)))
@@ -124,10 +107,10 @@ def test_a_burst_of_concurrent_writes_converges(
     assert failed == [], f"{len(failed)} writes failed, e.g. {failed[:3]}"
     expected = {w.book_id: w.final for w in written if w.final is not None}
     assert len(expected) == BOOKS * 3 // 4
-    state = wait_for_convergence(search_index, dynamodb_client, table_name, marker, expected)
+    state = wait_for_convergence(search_index, books_table, marker, expected)
     assert state.index_count == state.table_count
 
-    delete_in_table(dynamodb_client, table_name, sorted(expected))
+    books_table.delete(sorted(expected))  # another writer than the API
 
-    state = wait_for_convergence(search_index, dynamodb_client, table_name, marker, {})
+    state = wait_for_convergence(search_index, books_table, marker, {})
     assert state.index_count == state.table_count

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import (
-    Client,
+from tests.support.aws import BooksTable
+from tests.support.opensearch import (
     Document,
     SearchIndex,
     wait_until_not_searchable,
@@ -36,19 +36,28 @@ PutItem = Callable[[Mapping[str, Any]], str]
 
 
 @pytest.fixture()
-def put_items(dynamodb_client: Client, table_name: str) -> Iterator[PutItem]:
+def put_items(books_table: BooksTable) -> Iterator[PutItem]:
     """Put typed items straight into the table; whatever is left is deleted afterwards, so the
     API's list (which other suites page through) sees only well-formed books."""
     written: list[str] = []
 
     def put(item: Mapping[str, Any]) -> str:
-        dynamodb_client.put_item(TableName=table_name, Item=dict(item))
+        books_table.dynamodb.put_item(TableName=books_table.name, Item=dict(item))
         written.append(item["book_id"]["S"])
         return str(item["book_id"]["S"])
 
     yield put
-    for book_id in written:
-        dynamodb_client.delete_item(TableName=table_name, Key={"book_id": {"S": book_id}})
+    books_table.delete(sorted(set(written)))
+
+
+def direct_item(marker: str, name: str, **attributes: Any) -> dict[str, Any]:
+    """A typed item titled by ``name``, as boto3 writes it, with extra typed ``attributes``."""
+    return {
+        "book_id": {"S": f"direct-{marker}-{name}"},
+        "title": {"S": f"{name.title()} {marker}"},
+        "author": {"S": "boto3"},
+        **attributes,
+    }
 
 
 def rich_item(book_id: str, marker: str) -> dict[str, Any]:
@@ -103,10 +112,6 @@ def rich_document(book_id: str, marker: str) -> Document:
     }
 
 
-def search_ids(index: SearchIndex, query: dict[str, Any]) -> list[str]:
-    return sorted(index.search(query))
-
-
 def test_items_written_directly_reach_the_index_losslessly(
     put_items: PutItem, search_index: SearchIndex, marker: str
 ) -> None:
@@ -143,28 +148,24 @@ def test_items_written_directly_reach_the_index_losslessly(
     mine = {"term": {"marker": marker}}
     exact = {"bool": {"filter": [mine, {"term": {"n38": N38}}]}}
     neighbour = {"bool": {"filter": [mine, {"term": {"n38": N38[:-1] + "9"}}]}}
-    assert search_ids(search_index, exact) == [rich_id]
-    assert search_ids(search_index, neighbour) == []
+    assert search_index.search_ids(exact) == [rich_id]
+    assert search_index.search_ids(neighbour) == []
     # ... and 12.75 after an integer in the same attribute was not truncated to 12.
     above = {"bool": {"filter": [mine, {"range": {"price.num": {"gt": 12.5}}}]}}
-    assert search_ids(search_index, above) == [decimal_id]
-    assert search_ids(search_index, {"bool": {"filter": [mine, {"term": {"price": "12.75"}}]}}) == [
+    assert search_index.search_ids(above) == [decimal_id]
+    assert search_index.search_ids({"bool": {"filter": [mine, {"term": {"price": "12.75"}}]}}) == [
         decimal_id
     ]
 
 
 def test_items_modified_and_deleted_directly_follow_in_the_index(
-    put_items: PutItem,
-    dynamodb_client: Client,
-    table_name: str,
-    search_index: SearchIndex,
-    marker: str,
+    put_items: PutItem, books_table: BooksTable, search_index: SearchIndex, marker: str
 ) -> None:
     book_id = put_items(rich_item(f"direct-{marker}-changing", marker))
     wait_until_searchable_as(search_index, {book_id: rich_document(book_id, marker)})
 
-    dynamodb_client.update_item(
-        TableName=table_name,
+    books_table.dynamodb.update_item(
+        TableName=books_table.name,
         Key={"book_id": {"S": book_id}},
         UpdateExpression="SET shelf.room = :room, edition = :edition ADD ratings :more "
         "REMOVE formats",
@@ -182,7 +183,7 @@ def test_items_modified_and_deleted_directly_follow_in_the_index(
     changed["ratings"] = [-1, Decimal("0.5"), Decimal("4.5"), 5, Decimal("9" * 38)]
     wait_until_searchable_as(search_index, {book_id: changed})
 
-    dynamodb_client.delete_item(TableName=table_name, Key={"book_id": {"S": book_id}})
+    books_table.delete([book_id])
 
     wait_until_not_searchable(search_index, [book_id])
     tombstone = search_index.stored(book_id)
@@ -193,13 +194,12 @@ def test_binary_values_reach_the_index_as_base64_of_their_bytes(
     put_items: PutItem, search_index: SearchIndex, marker: str
 ) -> None:
     book_id = put_items(
-        {
-            "book_id": {"S": f"direct-{marker}-binary"},
-            "title": {"S": f"Binary {marker}"},
-            "author": {"S": "boto3"},
-            "cover": {"B": COVER},
-            "thumbnails": {"BS": [b"\x01", b"\xff\x00"]},
-        }
+        direct_item(
+            marker,
+            "binary",
+            cover={"B": COVER},
+            thumbnails={"BS": [b"\x01", b"\xff\x00"]},
+        )
     )
 
     document = wait_until_searchable(search_index, book_id)
@@ -211,22 +211,10 @@ def test_binary_values_reach_the_index_as_base64_of_their_bytes(
 def test_a_list_of_mixed_types_is_indexed(
     put_items: PutItem, search_index: SearchIndex, marker: str
 ) -> None:
-    mixed_id = put_items(
-        {
-            "book_id": {"S": f"direct-{marker}-mixed"},
-            "title": {"S": f"Mixed {marker}"},
-            "author": {"S": "boto3"},
-            f"mixed_{marker}": {"L": [{"S": "one"}, {"N": "2"}, {"BOOL": True}]},
-        }
-    )
+    mixed = {f"mixed_{marker}": {"L": [{"S": "one"}, {"N": "2"}, {"BOOL": True}]}}
+    mixed_id = put_items(direct_item(marker, "mixed", **mixed))
     # Written after the mixed item: once it is searchable, the function is past the mixed one.
-    sentinel_id = put_items(
-        {
-            "book_id": {"S": f"direct-{marker}-sentinel"},
-            "title": {"S": f"Sentinel {marker}"},
-            "author": {"S": "boto3"},
-        }
-    )
+    sentinel_id = put_items(direct_item(marker, "sentinel"))
 
     wait_until_searchable(search_index, sentinel_id)
 

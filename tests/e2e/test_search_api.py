@@ -3,53 +3,43 @@ and GET /books/suggest, after the stream and the sync function have carried them
 
 Every test tags its books with a fresh marker and filters or searches on it, so other suites'
 books (in the same table and index) never change what a test sees. Waiting is polling with a
-deadline (`tests.polling.eventually`): the index lags the table by a second or so.
+deadline (`tests.support.polling.eventually`): the index lags the table by a second or so.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import os
-import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote, urlencode
 
-import boto3
 import pytest
 import requests
 
-from tests.polling import eventually
+from tests.support.api import BooksApi, Params
+from tests.support.aws import Client
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.deployed
 
-TIMEOUT = 30  # seconds, per HTTP request
 BOOK_FIELDS = {"book_id", "title", "author", "year", "isbn", "tags", "summary"}
-Params = list[tuple[str, str | int]]
 
 
 class Api:
-    """The books API: writes through POST/PUT/DELETE, reads through search and suggest."""
+    """The books API: writes through POST/DELETE, reads through search and suggest."""
 
-    def __init__(self, http: requests.Session, api_url: str) -> None:
-        self.http = http
-        self.url = f"{api_url}/books"
+    def __init__(self, books: BooksApi) -> None:
+        self.books = books
 
     def create(self, book: dict[str, Any]) -> str:
-        response = self.http.post(self.url, json=book, timeout=TIMEOUT)
-        assert response.status_code == 201, response.text
-        return str(response.json()["book_id"])
+        return self.books.create_ok(book)
 
     def delete(self, book_id: str) -> None:
-        response = self.http.delete(f"{self.url}/{book_id}", timeout=TIMEOUT)
-        assert response.status_code == 204, response.text
+        self.books.delete_ok(book_id)
 
     def get(self, path: str, params: Params) -> requests.Response:
-        # Spaces as %20: API Gateway passes "+" through as a plus sign.
-        query = urlencode(params, quote_via=quote)
-        return self.http.get(f"{self.url}/{path}?{query}", timeout=TIMEOUT)
+        return self.books.query(path, params)
 
     def search(self, params: Params) -> dict[str, Any]:
         response = self.get("search", params)
@@ -70,15 +60,8 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-def api(api_url: str) -> Iterator[Api]:
-    with requests.Session() as http:
-        yield Api(http, api_url)
-
-
-@pytest.fixture()
-def marker() -> str:
-    """One word unique to a test (letters and digits: a single token)."""
-    return f"mk{uuid.uuid4().hex[:16]}"
+def api(books_api: BooksApi) -> Api:
+    return Api(books_api)
 
 
 def ids(page: dict[str, Any]) -> list[str]:
@@ -376,19 +359,18 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_the_search_function_may_only_read_the_index(aws_endpoint_url: str, aws_region: str):
-    def client(service: str) -> Any:
-        return boto3.client(service, endpoint_url=aws_endpoint_url, region_name=aws_region)
-
-    name = os.environ.get("SEARCH_FUNCTION_NAME", "bookstore-search-api")
-    role_arn = client("lambda").get_function_configuration(FunctionName=name)["Role"]
-    iam = client("iam")
+def test_the_search_function_may_only_read_the_index(
+    aws_client: Callable[[str], Client], search_function_name: str
+):
+    function = aws_client("lambda").get_function_configuration(FunctionName=search_function_name)
+    role_arn = function["Role"]
+    iam = aws_client("iam")
     role = role_arn.rsplit("/", 1)[1]
     policies = [
         iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
         for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]
     ]
-    domain = client("opensearch").describe_domain_config(DomainName="bookstore-search")
+    domain = aws_client("opensearch").describe_domain_config(DomainName="bookstore-search")
     access = json.loads(domain["DomainConfig"]["AccessPolicies"]["Options"])
 
     for statements in [es_statements(p) for p in policies] + [es_statements(access, role_arn)]:

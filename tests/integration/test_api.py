@@ -13,20 +13,17 @@ in the table (other suites write to it too) and "nothing was written" is checkab
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
 
+from tests.support.api import TIMEOUT, BooksApi
+from tests.support.aws import BooksTable
+
 pytestmark = pytest.mark.deployed
 
-Client = Any  # boto3 clients are generated at run time
-
-TIMEOUT = 30  # seconds, per HTTP request
 
 NASTY_STRINGS = {
     "double quote": 'say "hi"',
@@ -47,92 +44,24 @@ NASTY_STRINGS = {
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def dynamodb(aws_endpoint_url: str, aws_region: str) -> Client:
-    # Local stack: any credentials do; elsewhere the usual credential chain applies.
-    keys = (
-        {}
-        if os.environ.get("AWS_ACCESS_KEY_ID")
-        else {"aws_access_key_id": "test", "aws_secret_access_key": "test"}
-    )
-    return boto3.client("dynamodb", endpoint_url=aws_endpoint_url, region_name=aws_region, **keys)
-
-
-@pytest.fixture(scope="module")
-def http() -> Iterator[requests.Session]:
-    with requests.Session() as session:
-        yield session
-
-
-@pytest.fixture()
-def marker() -> str:
-    """A string unique to one test, put in every book it writes."""
-    return f"mk-{uuid.uuid4().hex}"
-
-
-class Books:
+class Books(BooksApi):
     """The API under test, plus direct reads of its table."""
 
-    def __init__(self, http: requests.Session, api_url: str, dynamodb: Client, table: str):
-        self.http = http
-        self.url = f"{api_url}/books"
-        self.dynamodb = dynamodb
+    def __init__(self, api_url: str, table: BooksTable) -> None:
+        super().__init__(api_url)
         self.table = table
 
-    # --- HTTP ---
-
-    def create(self, body: Any, **kwargs: Any) -> requests.Response:
-        return self.http.post(self.url, **self._body(body), timeout=TIMEOUT, **kwargs)
-
-    def get(self, book_id: str) -> requests.Response:
-        return self.http.get(f"{self.url}/{book_id}", timeout=TIMEOUT)
-
-    def replace(self, book_id: str, body: Any) -> requests.Response:
-        return self.http.put(f"{self.url}/{book_id}", **self._body(body), timeout=TIMEOUT)
-
-    def delete(self, book_id: str) -> requests.Response:
-        return self.http.delete(f"{self.url}/{book_id}", timeout=TIMEOUT)
-
-    def list(self, **params: Any) -> requests.Response:
-        return self.http.get(self.url, params=params, timeout=TIMEOUT)
-
-    def create_ok(self, body: dict[str, Any]) -> str:
-        response = self.create(body)
-        assert response.status_code == 201, response.text
-        book_id = response.json()["book_id"]
-        assert isinstance(book_id, str) and book_id
-        return book_id
-
-    @staticmethod
-    def _body(body: Any) -> dict[str, Any]:
-        if isinstance(body, (str, bytes)):
-            return {"data": body, "headers": {"Content-Type": "application/json"}}
-        return {"json": body}
-
-    # --- DynamoDB ---
-
     def stored(self, book_id: str) -> dict[str, Any] | None:
-        response = self.dynamodb.get_item(
-            TableName=self.table, Key={"book_id": {"S": book_id}}, ConsistentRead=True
-        )
-        return response.get("Item")
+        return self.table.item(book_id)
 
     def stored_with(self, marker: str) -> list[dict[str, Any]]:
         """Every item in the table whose JSON mentions the marker."""
-        found = []
-        for page in self.dynamodb.get_paginator("scan").paginate(
-            TableName=self.table, ConsistentRead=True
-        ):
-            found += [item for item in page["Items"] if marker in json.dumps(item)]
-        return found
+        return self.table.mentioning(marker)
 
 
 @pytest.fixture()
-def books(
-    http: requests.Session, api_url: str, dynamodb: Client, table_name: str
-) -> Iterator[Books]:
-    api = Books(http, api_url, dynamodb, table_name)
-    yield api
+def books(api_url: str, books_table: BooksTable) -> Books:
+    return Books(api_url, books_table)
 
 
 def typed(book_id: str, book: dict[str, Any]) -> dict[str, Any]:

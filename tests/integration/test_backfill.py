@@ -4,72 +4,42 @@ resumed, and a backfill racing live writes through a real stream and sync functi
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.core.records import SYNC_FIELD, plain_image
-from ddb_opensearch_sync.index.client import make_client
-from tests.polling import eventually
-
-from .pipeline_support import (
-    Table,
-    aws_session,
-    book,
-    check,
-    new_alias,
-    new_pipeline,
-    new_table,
-    run_cli,
-)
-from .sync_support import stored_documents, typed, without_sync
+from ddb_opensearch_sync.core.records import SYNC_FIELD
+from tests.support.aws import Table, book, new_table
+from tests.support.opensearch import scratch_alias, stored_documents, without_sync
+from tests.support.pipeline import check, new_pipeline, run_cli, target_options
+from tests.support.polling import eventually
+from tests.support.settings import Settings
+from tests.support.streams import as_indexed
 
 pytestmark = pytest.mark.stack
 
 ITEMS = 240
 
 
-@pytest.fixture(scope="module")
-def client(opensearch_url: str) -> OpenSearch:
-    return make_client(opensearch_url, exact_numbers=True)
+def backfill_args(settings: Settings, table: Table, alias: str) -> list[str]:
+    return ["backfill", *target_options(settings, table, alias)]
 
 
-@pytest.fixture(scope="module")
-def session(aws_region: str):
-    return aws_session(aws_region)
-
-
-@pytest.fixture(scope="module")
-def filled_table(session, aws_endpoint_url: str) -> Iterator[Table]:
-    """A table written before any stream or index existed (no stream at all)."""
-    with new_table(session, aws_endpoint_url, stream=False) as table:
-        table.put_all([book(n) for n in range(ITEMS)])
-        yield table
-
-
-def backfill_args(table: Table, alias: str, endpoint: str, dynamodb: str, *extra: str) -> list:
-    return [
-        "backfill",
-        *("--table", table.name, "--alias", alias, "--endpoint", endpoint),
-        *("--dynamodb-endpoint", dynamodb, "--progress", "none"),
-        *extra,
-    ]
-
-
-def all_documents(client: OpenSearch, alias: str, ids: list[str]) -> dict[str, dict[str, Any]]:
-    return stored_documents(client, alias, ids)
+def all_documents(
+    exact_client: OpenSearch, alias: str, ids: list[str]
+) -> dict[str, dict[str, Any]]:
+    return stored_documents(exact_client, alias, ids)
 
 
 def test_backfill_of_a_table_filled_before_the_stream(
-    client, filled_table, opensearch_url, aws_endpoint_url, tmp_path
+    exact_client, filled_table, settings, tmp_path
 ):
     checkpoints = tmp_path / "checkpoints"
-    with new_alias(client) as alias:
+    with scratch_alias(exact_client, "backfill") as alias:
         # WHEN the table is backfilled in parallel, in small pages
         code, report = run_cli(
-            *backfill_args(filled_table, alias, opensearch_url, aws_endpoint_url),
+            *backfill_args(settings, filled_table, alias),
             *("--segments", "3", "--page-size", "25", "--checkpoint-dir", str(checkpoints)),
         )
 
@@ -78,22 +48,22 @@ def test_backfill_of_a_table_filled_before_the_stream(
         assert (report["scanned"], report["written"], report["stale"]) == (ITEMS, ITEMS, 0)
         assert report["completed"] is True
         ids = [f"book-{n:05d}" for n in range(ITEMS)]
-        documents = all_documents(client, alias, ids)
+        documents = all_documents(exact_client, alias, ids)
         assert set(documents) == set(ids)
         document = documents["book-00007"]
-        assert without_sync(document) == plain_image(typed(book(7)))  # every digit, every type
+        assert without_sync(document) == as_indexed(book(7))  # every digit, every type
         assert document[SYNC_FIELD]["seq"] == "0"  # a scanned item ranks below every change
         # AND the checkpoints are gone: nothing left to resume
         assert not checkpoints.exists()
 
         # AND reconcile finds nothing to say
-        reconciled = check(client, filled_table, alias)()
+        reconciled = check(exact_client, filled_table, alias)()
         assert reconciled.in_sync, reconciled.as_dict()
         assert (reconciled.table_items, reconciled.index_documents) == (ITEMS, ITEMS)
 
         # AND a second backfill writes nothing: everything is indexed already
         code, again = run_cli(
-            *backfill_args(filled_table, alias, opensearch_url, aws_endpoint_url),
+            *backfill_args(settings, filled_table, alias),
             *("--checkpoint-dir", str(checkpoints)),
         )
         assert code == 0
@@ -101,16 +71,19 @@ def test_backfill_of_a_table_filled_before_the_stream(
 
 
 def test_interrupted_backfill_resumes_to_the_same_state(
-    client, filled_table, opensearch_url, aws_endpoint_url, tmp_path
+    exact_client, filled_table, settings, tmp_path
 ):
     ids = [f"book-{n:05d}" for n in range(ITEMS)]
     args = ("--segments", "4", "--page-size", "20", "--checkpoint-dir", str(tmp_path))
-    with new_alias(client) as reference, new_alias(client) as resumed:
-        run_cli(*backfill_args(filled_table, reference, opensearch_url, aws_endpoint_url), *args)
+    with (
+        scratch_alias(exact_client, "backfill") as reference,
+        scratch_alias(exact_client, "backfill") as resumed,
+    ):
+        run_cli(*backfill_args(settings, filled_table, reference), *args)
 
         # WHEN a backfill stops after 3 pages, then resumes
         code, first = run_cli(
-            *backfill_args(filled_table, resumed, opensearch_url, aws_endpoint_url),
+            *backfill_args(settings, filled_table, resumed),
             *args,
             *("--max-pages", "3"),
         )
@@ -118,7 +91,7 @@ def test_interrupted_backfill_resumes_to_the_same_state(
         assert (first["pages"], first["completed"], first["stopped"]) == (3, False, "max_pages")
         assert len(list(tmp_path.glob("segment-*.json"))) >= 1
         code, second = run_cli(
-            *backfill_args(filled_table, resumed, opensearch_url, aws_endpoint_url),
+            *backfill_args(settings, filled_table, resumed),
             *args,
             "--resume",
         )
@@ -128,25 +101,25 @@ def test_interrupted_backfill_resumes_to_the_same_state(
         assert second["resumed"] is True
         assert first["written"] + second["written"] == ITEMS
         assert second["stale"] == 0  # no page was written twice
-        assert all_documents(client, resumed, ids) == all_documents(client, reference, ids)
+        assert all_documents(exact_client, resumed, ids) == all_documents(
+            exact_client, reference, ids
+        )
 
 
 @pytest.mark.deployed
-def test_backfill_beside_live_writes_ends_without_drift(
-    client, session, aws_endpoint_url, opensearch_url, tmp_path
-):
+def test_backfill_beside_live_writes_ends_without_drift(exact_client, settings, tmp_path):
     with (
-        new_table(session, aws_endpoint_url, stream=True) as table,
-        new_alias(client) as alias,
+        new_table(settings, stream=True) as table,
+        scratch_alias(exact_client, "backfill") as alias,
     ):
         # GIVEN a table with data written before the sync was attached
         table.put_all([book(n) for n in range(ITEMS)])
-        with new_pipeline(session, aws_endpoint_url, table, alias, client):
+        with new_pipeline(settings, table, alias, exact_client):
             # WHEN a backfill runs while the application keeps writing
             writes = threading.Thread(target=churn, args=(table,))
             writes.start()
             code, report = run_cli(
-                *backfill_args(table, alias, opensearch_url, aws_endpoint_url),
+                *backfill_args(settings, table, alias),
                 *("--segments", "4", "--page-size", "15", "--checkpoint-dir", str(tmp_path)),
             )
             writes.join()
@@ -154,14 +127,14 @@ def test_backfill_beside_live_writes_ends_without_drift(
 
             # THEN once the stream has caught up, table and index agree exactly
             eventually(
-                check(client, table, alias),
+                check(exact_client, table, alias),
                 lambda r: r.in_sync,
                 "reconcile to report no drift",
             )
             # AND deleted items are tombstones, updated ones show their last change
             deleted = [f"book-{n:05d}" for n in range(0, ITEMS, 10)]
             stored = eventually(
-                lambda: stored_documents(client, alias, [*deleted, "book-00001"]),
+                lambda: stored_documents(exact_client, alias, [*deleted, "book-00001"]),
                 lambda docs: all(d in docs and docs[d][SYNC_FIELD]["deleted"] for d in deleted),
                 "the deletes to arrive as tombstones",
             )

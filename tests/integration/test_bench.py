@@ -1,4 +1,5 @@
-"""The benchmark runs: ``bench/run.py --quick`` against the deployed stack writes every figure.
+"""The benchmark runs: ``python -m bench.run --quick`` against the deployed stack writes every
+figure.
 
 No speed is asserted (the machine may be busy); only that each figure is there and is a
 number, that the throughput ratios are consistent with the rates they come from, and that no
@@ -43,7 +44,8 @@ LIFECYCLE_FIGURES = ("make_up_fresh_s", "make_up_warm_s", "make_up_noop_s", "mak
 def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench") / "quick.json"
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
+        [sys.executable, "-m", "bench.run", "--quick", "--out", str(out)],
+        cwd=ROOT,
         env=os.environ.copy(),
         capture_output=True,
         text=True,

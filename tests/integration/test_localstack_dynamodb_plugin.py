@@ -13,7 +13,6 @@ import concurrent.futures
 import contextlib
 import io
 import json
-import os
 import time
 import urllib.request
 import uuid
@@ -22,16 +21,15 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.polling import eventually
+from tests.support.aws import Client
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.stack
 
-Client = Any  # boto3 clients are generated at run time
 Record = dict[str, Any]
 NewTable = Callable[..., dict[str, Any]]
 
@@ -47,15 +45,12 @@ ATTRS_S_N = [*ATTRS_S, {"AttributeName": "sk", "AttributeType": "N"}]
 
 
 @pytest.fixture(scope="module")
-def client(aws_endpoint_url: str, aws_region: str) -> Callable[..., Client]:
+def client(aws_client: Callable[..., Client]) -> Callable[..., Client]:
+    """Clients that give up after one retry (the plugin answers at once or not at all)."""
+
     def make(service: str, **config: Any) -> Client:
-        return boto3.client(
-            service,
-            endpoint_url=aws_endpoint_url,
-            region_name=aws_region,
-            aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-            aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
-            config=Config(retries={"mode": "standard", "max_attempts": 2}, **config),
+        return aws_client(
+            service, Config(retries={"mode": "standard", "max_attempts": 2}, **config)
         )
 
     return make
@@ -141,6 +136,16 @@ def error_code(call: Callable[[], object]) -> str:
 
 def item(pk: str, **attributes: str) -> dict[str, dict[str, str]]:
     return {"pk": {"S": pk}, **{name: {"S": value} for name, value in attributes.items()}}
+
+
+def set_title(ddb: Client, table: str, pk: str, title: str) -> None:
+    """An ``UpdateItem`` that sets the title (and creates the item when absent)."""
+    ddb.update_item(
+        TableName=table,
+        Key=item(pk),
+        UpdateExpression="SET title = :t",
+        ExpressionAttributeValues={":t": {"S": title}},
+    )
 
 
 # ---
@@ -373,12 +378,7 @@ def test_stream_records_for_insert_modify_remove(
 
     ddb.put_item(TableName=name, Item=item("b1", title="Dune"))
     ddb.put_item(TableName=name, Item=item("b1", title="Dune"))  # changes nothing: no record
-    ddb.update_item(
-        TableName=name,
-        Key=item("b1"),
-        UpdateExpression="SET title = :t",
-        ExpressionAttributeValues={":t": {"S": "Dune Messiah"}},
-    )
+    set_title(ddb, name, "b1", "Dune Messiah")
     ddb.delete_item(TableName=name, Key=item("b1"))
 
     records = read_records(streams, shard_iterator(streams, stream_arn, "TRIM_HORIZON"), 3)
@@ -417,12 +417,7 @@ def test_stream_records_for_insert_modify_remove(
     assert after[0]["eventID"] == records[2]["eventID"]
     latest = shard_iterator(streams, stream_arn, "LATEST")
     assert streams.get_records(ShardIterator=latest)["Records"] == []
-    ddb.update_item(  # creates the item: one INSERT with the whole new image
-        TableName=name,
-        Key=item("b2"),
-        UpdateExpression="SET title = :t",
-        ExpressionAttributeValues={":t": {"S": "Emma"}},
-    )
+    set_title(ddb, name, "b2", "Emma")  # creates the item: one INSERT with the whole new image
     [created] = read_records(streams, latest, 1)
     assert created["eventName"] == "INSERT"
     assert created["dynamodb"]["NewImage"] == item("b2", title="Emma")
@@ -639,12 +634,7 @@ def test_event_source_mapping_delivers_records_to_lambda(
         )
         name = source["TableName"]
         ddb.put_item(TableName=name, Item=item("b1", title="Dune"))
-        ddb.update_item(
-            TableName=name,
-            Key=item("b1"),
-            UpdateExpression="SET title = :t",
-            ExpressionAttributeValues={":t": {"S": "Emma"}},
-        )
+        set_title(ddb, name, "b1", "Emma")
         ddb.delete_item(TableName=name, Key=item("b1"))
 
         rows = eventually(

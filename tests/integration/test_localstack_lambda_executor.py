@@ -18,10 +18,12 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.polling import eventually
+from tests.support.aws import Client, receive_until
+from tests.support.names import unique
+from tests.support.polling import eventually
+from tests.support.processes import alive
 
 pytestmark = [
     pytest.mark.stack,
@@ -31,7 +33,8 @@ pytestmark = [
     ),
 ]
 
-Client = Any  # boto3 clients are generated at run time
+MakeFunction = Callable[..., dict[str, Any]]
+"""``make_function(files, handler=..., runtime=..., timeout=..., environment=...)``."""
 # A module for handlers that count the invocations their runtime served: 1 means a new runtime.
 COUNTER = """
 invocations = 0
@@ -44,29 +47,27 @@ def count():
 """
 
 
-@pytest.fixture(scope="module")
-def aws(aws_endpoint_url: str, aws_region: str) -> Callable[[str], Client]:
-    session = boto3.session.Session(
-        aws_access_key_id="test", aws_secret_access_key="test", region_name=aws_region
+def app(source: str) -> dict[str, str]:
+    """A function's files: one module, ``app.py``."""
+    return {"app.py": source}
+
+
+def counting_app(flag: str, statement: str, *modules: str) -> dict[str, str]:
+    """A function's files: its handler runs ``statement`` when the event has ``flag``, and
+    otherwise returns how many invocations its runtime served."""
+    imports = "".join(f"import {module}\n" for module in modules)
+    handler = (
+        f"def handler(event, context):\n"
+        f"    if event.get({flag!r}):\n"
+        f"        {statement}\n"
+        f"    return count()\n"
     )
-    return lambda service: session.client(service, endpoint_url=aws_endpoint_url)
+    return {"counter.py": COUNTER, "app.py": f"{imports}\nfrom counter import count\n\n\n{handler}"}
 
 
 @pytest.fixture(scope="module")
-def lambda_client(aws: Callable[[str], Client]) -> Client:
-    return aws("lambda")
-
-
-@pytest.fixture()
-def cleanup() -> Iterator[ExitStack]:
-    """Deletes what a test created, newest first."""
-    with ExitStack() as stack:
-        yield stack
-
-
-@pytest.fixture(scope="module")
-def role_arn(aws: Callable[[str], Client]) -> Iterator[str]:
-    iam = aws("iam")
+def role_arn(aws_client: Callable[[str], Client]) -> Iterator[str]:
+    iam = aws_client("iam")
     name = unique("executor-test-role")
     trust = {
         "Version": "2012-10-17",
@@ -86,7 +87,7 @@ def role_arn(aws: Callable[[str], Client]) -> Iterator[str]:
 @pytest.fixture()
 def make_function(
     lambda_client: Client, role_arn: str, tmp_path: Path, cleanup: ExitStack
-) -> Callable[..., dict[str, Any]]:
+) -> MakeFunction:
     """Create a function from ``{path: source}`` and wait until it leaves Pending."""
 
     def make(
@@ -132,10 +133,6 @@ def delete_function(lambda_client: Client, name: str) -> None:
             raise
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 def invoke(lambda_client: Client, name: str, event: dict[str, Any]) -> tuple[str | None, Any]:
     """Invoke synchronously: (FunctionError, decoded payload)."""
     response = lambda_client.invoke(FunctionName=name, Payload=json.dumps(event).encode())
@@ -145,7 +142,7 @@ def invoke(lambda_client: Client, name: str, event: dict[str, Any]) -> tuple[str
 # python3.12 runs on its own venv; another python3.x may run on LocalStack's interpreter instead.
 @pytest.mark.parametrize("runtime", ["python3.12", "python3.11"])
 def test_invoke_returns_result_and_sees_environment(
-    lambda_client: Client, make_function: Callable[..., dict[str, Any]], runtime: str
+    lambda_client: Client, make_function: MakeFunction, runtime: str
 ) -> None:
     config = make_function(
         {
@@ -193,16 +190,10 @@ def test_invoke_returns_result_and_sees_environment(
 
 
 def test_raising_handler_gives_aws_error_shape(
-    lambda_client: Client, make_function: Callable[..., dict[str, Any]]
+    lambda_client: Client, make_function: MakeFunction
 ) -> None:
-    name = make_function(
-        {
-            "app.py": """
-            def handler(event, context):
-                raise ValueError("boom")
-            """
-        }
-    )["FunctionName"]
+    source = 'def handler(event, context):\n    raise ValueError("boom")\n'
+    name = make_function(app(source))["FunctionName"]
 
     error, body = invoke(lambda_client, name, {})
 
@@ -221,26 +212,9 @@ def test_raising_handler_gives_aws_error_shape(
     ],
 )
 def test_timeout_kills_the_runtime_and_the_next_invoke_works(
-    lambda_client: Client, make_function: Callable[..., dict[str, Any]], stuck: str
+    lambda_client: Client, make_function: MakeFunction, stuck: str
 ) -> None:
-    name = make_function(
-        {
-            "counter.py": COUNTER,
-            "app.py": f"""
-            import re
-            import time
-
-            from counter import count
-
-
-            def handler(event, context):
-                if event.get("stuck"):
-                    {stuck}
-                return count()
-            """,
-        },
-        timeout=1,
-    )["FunctionName"]
+    name = make_function(counting_app("stuck", stuck, "re", "time"), timeout=1)["FunctionName"]
 
     error, body = invoke(lambda_client, name, {"stuck": True})
     assert error == "Unhandled"
@@ -254,25 +228,9 @@ def test_timeout_kills_the_runtime_and_the_next_invoke_works(
     [("sys.exit(3)", "exit status 3"), ("os.abort()", "signal: aborted")],
 )
 def test_runtime_exit_is_an_error_and_the_runtime_is_replaced(
-    lambda_client: Client, make_function: Callable[..., dict[str, Any]], crash: str, status: str
+    lambda_client: Client, make_function: MakeFunction, crash: str, status: str
 ) -> None:
-    name = make_function(
-        {
-            "counter.py": COUNTER,
-            "app.py": f"""
-            import os
-            import sys
-
-            from counter import count
-
-
-            def handler(event, context):
-                if event.get("crash"):
-                    {crash}
-                return count()
-            """,
-        }
-    )["FunctionName"]
+    name = make_function(counting_app("crash", crash, "os", "sys"))["FunctionName"]
 
     assert invoke(lambda_client, name, {}) == (None, 1)
     error, body = invoke(lambda_client, name, {"crash": True})
@@ -284,11 +242,11 @@ def test_runtime_exit_is_an_error_and_the_runtime_is_replaced(
 
 
 def test_deleting_the_function_leaves_no_processes(
-    lambda_client: Client, make_function: Callable[..., dict[str, Any]]
+    lambda_client: Client, make_function: MakeFunction
 ) -> None:
     name = make_function(
-        {
-            "app.py": """
+        app(
+            """
             import os
             import subprocess
             import sys
@@ -298,7 +256,7 @@ def test_deleting_the_function_leaves_no_processes(
                 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
                 return [os.getpid(), child.pid]
             """
-        }
+        )
     )["FunctionName"]
     error, pids = invoke(lambda_client, name, {})
     assert error is None, pids
@@ -313,17 +271,8 @@ def test_deleting_the_function_leaves_no_processes(
     )
 
 
-def alive(pid: int) -> bool:
-    """Whether a process of this host runs (the native stack's runtimes are host processes)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status
-
-
 def test_missing_handler_module_fails_invocations_like_aws(
-    lambda_client: Client, make_function: Callable[..., dict[str, Any]]
+    lambda_client: Client, make_function: MakeFunction
 ) -> None:
     config = make_function(
         {"app.py": "def handler(event, context):\n    return 1\n"}, "nope.handler"
@@ -338,13 +287,13 @@ def test_missing_handler_module_fails_invocations_like_aws(
 
 
 def test_logs_reach_cloudwatch_logs(
-    aws: Callable[[str], Client],
+    aws_client: Callable[[str], Client],
     lambda_client: Client,
-    make_function: Callable[..., dict[str, Any]],
+    make_function: MakeFunction,
 ) -> None:
     name = make_function(
-        {
-            "app.py": """
+        app(
+            """
             import logging
             import sys
 
@@ -356,10 +305,10 @@ def test_logs_reach_cloudwatch_logs(
                 print("on stderr", event["marker"], file=sys.stderr)
                 logging.info("logged %s", event["marker"])
             """
-        }
+        )
     )["FunctionName"]
     marker = uuid.uuid4().hex
-    logs = aws("logs")
+    logs = aws_client("logs")
 
     invoke(lambda_client, name, {"marker": marker})
 
@@ -384,7 +333,7 @@ def test_logs_reach_cloudwatch_logs(
 
 
 def test_unsupported_runtime_makes_the_function_failed_with_a_reason(
-    make_function: Callable[..., dict[str, Any]],
+    make_function: MakeFunction,
 ) -> None:
     config = make_function(
         {"index.js": "exports.handler = async () => 1;\n"},
@@ -399,12 +348,12 @@ def test_unsupported_runtime_makes_the_function_failed_with_a_reason(
 
 
 def test_stream_mapping_retries_from_the_reported_failure(
-    aws: Callable[[str], Client],
+    aws_client: Callable[[str], Client],
     lambda_client: Client,
-    make_function: Callable[..., dict[str, Any]],
+    make_function: MakeFunction,
     cleanup: ExitStack,
 ) -> None:
-    dynamodb, sqs = aws("dynamodb"), aws("sqs")
+    dynamodb, sqs = aws_client("dynamodb"), aws_client("sqs")
     table = unique("executor-test")
     stream_arn = dynamodb.create_table(
         TableName=table,
@@ -469,23 +418,14 @@ def test_stream_mapping_retries_from_the_reported_failure(
         RequestItems={table: [{"PutRequest": {"Item": {"pk": {"S": k}}}} for k in "abc"]}
     )
 
-    received: list[dict[str, Any]] = []
-
-    def receive() -> list[dict[str, Any]]:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", [])
-        for message in messages:
-            received.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return sorted(received, key=lambda invocation: invocation["n"])
-
-    seen = eventually(
-        receive,
+    received = receive_until(
+        sqs,
+        queue_url,
         lambda seen: any("b" in i["keys"] and not i["failed"] for i in seen),
         "record b to be delivered again and processed",
         timeout=60,
     )
+    seen = sorted(received, key=lambda invocation: invocation["n"])
 
     assert {key for invocation in seen for key in invocation["keys"]} == set("abc")
     failing = next(n for n, invocation in enumerate(seen) if invocation["failed"])

@@ -5,73 +5,45 @@ next stream change."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.core.records import SYNC_FIELD, dumps, plain_image
-from ddb_opensearch_sync.index.client import make_client
-from tests.polling import eventually
-
-from .pipeline_support import (
-    Table,
-    aws_session,
-    book,
-    check,
-    new_alias,
-    new_pipeline,
-    new_table,
-    run_cli,
-)
-from .sync_support import stored_documents, typed, without_sync
+from ddb_opensearch_sync.core.records import SYNC_FIELD, dumps
+from tests.support.aws import book, new_table
+from tests.support.opensearch import scratch_alias, stored_documents, without_sync
+from tests.support.pipeline import check, new_pipeline, run_cli, target_options
+from tests.support.polling import eventually
+from tests.support.streams import as_indexed
 
 pytestmark = pytest.mark.stack
 
 ITEMS = 120
 
 
-@pytest.fixture(scope="module")
-def client(opensearch_url: str) -> OpenSearch:
-    return make_client(opensearch_url, exact_numbers=True)
-
-
-@pytest.fixture(scope="module")
-def session(aws_region: str):
-    return aws_session(aws_region)
-
-
-@pytest.fixture(scope="module")
-def filled_table(session, aws_endpoint_url: str) -> Iterator[Table]:
-    with new_table(session, aws_endpoint_url, stream=False) as table:
-        table.put_all([book(n) for n in range(ITEMS)])
-        yield table
-
-
 @pytest.fixture
-def backfilled(client, filled_table, opensearch_url, aws_endpoint_url, tmp_path):
+def backfilled(exact_client, filled_table, settings, tmp_path):
     """An alias holding exactly the table, and the options that reach both."""
-    with new_alias(client) as alias:
-        options = (
-            *("--table", filled_table.name, "--alias", alias, "--endpoint", opensearch_url),
-            *("--dynamodb-endpoint", aws_endpoint_url, "--progress", "none"),
-        )
+    with scratch_alias(exact_client, "reconcile") as alias:
+        options = target_options(settings, filled_table, alias)
         code, _ = run_cli("backfill", *options, "--checkpoint-dir", str(tmp_path / "cp"))
         assert code == 0
         yield alias, options
 
 
-def inject_drift(client: OpenSearch, alias: str) -> None:
+def inject_drift(exact_client: OpenSearch, alias: str) -> None:
     """Damage the index behind the sync's back, one way per kind of drift."""
-    index = client.indices.get_alias(name=alias).popitem()[0]
-    client.delete(index=index, id="book-00003")  # missing
-    altered = stored_documents(client, alias, ["book-00004", "book-00005"])
+    index = exact_client.indices.get_alias(name=alias).popitem()[0]
+    exact_client.delete(index=index, id="book-00003")  # missing
+    altered = stored_documents(exact_client, alias, ["book-00004", "book-00005"])
     # (records.dumps keeps every digit; the client's own serializer would write floats.)
-    client.index(index=alias, id="book-00004", body=dumps({**altered["book-00004"], "title": "x"}))
+    exact_client.index(
+        index=alias, id="book-00004", body=dumps({**altered["book-00004"], "title": "x"})
+    )
     del altered["book-00005"]["tags"]  # stale: a field lost
-    client.index(index=alias, id="book-00005", body=dumps(altered["book-00005"]))
-    client.index(index=alias, id="book-99999", body={"book_id": "book-99999"})  # extra
-    client.index(index=alias, id="no-key", body={"title": "not from this table"})  # extra
+    exact_client.index(index=alias, id="book-00005", body=dumps(altered["book-00005"]))
+    exact_client.index(index=alias, id="book-99999", body={"book_id": "book-99999"})  # extra
+    exact_client.index(index=alias, id="no-key", body={"title": "not from this table"})  # extra
 
 
 def test_a_healthy_index_has_zero_drift(backfilled, tmp_path):
@@ -96,9 +68,9 @@ def test_a_healthy_index_has_zero_drift(backfilled, tmp_path):
     }
 
 
-def test_injected_drift_is_reported_and_repaired(client, backfilled, tmp_path):
+def test_injected_drift_is_reported_and_repaired(exact_client, backfilled, tmp_path):
     alias, options = backfilled
-    inject_drift(client, alias)
+    inject_drift(exact_client, alias)
 
     # WHEN reconcile runs without --repair
     code, report = run_cli("reconcile", *options, "--settle", "0.5")
@@ -127,28 +99,28 @@ def test_injected_drift_is_reported_and_repaired(client, backfilled, tmp_path):
     assert repaired["repair"]["deleted"] == 1  # the document no key maps to
     assert repaired["remaining"] == []
     assert run_cli("reconcile", *options)[0] == 0
-    stored = stored_documents(client, alias, ["book-00004", "book-99999", "no-key"])
-    assert without_sync(stored["book-00004"]) == plain_image(typed(book(4)))
+    stored = stored_documents(exact_client, alias, ["book-00004", "book-99999", "no-key"])
+    assert without_sync(stored["book-00004"]) == as_indexed(book(4))
     assert stored["book-99999"][SYNC_FIELD]["deleted"] is True
     assert "no-key" not in stored
 
 
 @pytest.mark.deployed
-def test_repairs_lose_to_later_stream_changes(client, session, aws_endpoint_url):
+def test_repairs_lose_to_later_stream_changes(exact_client, settings):
     with (
-        new_table(session, aws_endpoint_url, stream=True) as table,
-        new_alias(client) as alias,
-        new_pipeline(session, aws_endpoint_url, table, alias, client),
+        new_table(settings, stream=True) as table,
+        scratch_alias(exact_client, "reconcile") as alias,
+        new_pipeline(settings, table, alias, exact_client),
     ):
         # GIVEN items synced by the stream, then damaged in the index
         table.put_all([book(n) for n in range(10)])
-        eventually(check(client, table, alias), lambda r: r.in_sync, "the stream to sync")
-        inject_drift(client, alias)
+        eventually(check(exact_client, table, alias), lambda r: r.in_sync, "the stream to sync")
+        inject_drift(exact_client, alias)
 
         # WHEN reconcile repairs while the stream is live
-        report = check(client, table, alias)()
+        report = check(exact_client, table, alias)()
         assert {d.doc_id for d in report.drift} >= {"book-00003", "book-00004"}
-        repair = check(client, table, alias, repair=True)()
+        repair = check(exact_client, table, alias, repair=True)()
         assert repair.in_sync, repair.as_dict()
 
         # THEN changes made after the repair still win over the repaired documents
@@ -160,8 +132,10 @@ def test_repairs_lose_to_later_stream_changes(client, session, aws_endpoint_url)
             )
         ids = ["book-00003", "book-00004", "book-00005"]
         eventually(
-            lambda: stored_documents(client, alias, ids),
+            lambda: stored_documents(exact_client, alias, ids),
             lambda docs: all(docs[i]["title"] == "after repair" for i in ids),
             "the later changes to reach the index",
         )
-        assert eventually(check(client, table, alias), lambda r: r.in_sync, "no drift").in_sync
+        assert eventually(
+            check(exact_client, table, alias), lambda r: r.in_sync, "no drift"
+        ).in_sync

@@ -10,56 +10,34 @@ import pytest
 from opensearchpy import OpenSearch
 
 from ddb_opensearch_sync.core.mapping import INDEX_GENERATION, concrete_index_name
-from ddb_opensearch_sync.index.client import make_client
 from ddb_opensearch_sync.index.setup import current_index
 from ddb_opensearch_sync.ops.reindex import work_alias
-from tests.polling import eventually
-
-from .pipeline_support import (
-    Table,
-    aws_session,
-    book,
-    check,
-    new_alias,
-    new_pipeline,
-    new_table,
-    run_cli,
-)
-from .sync_support import stored_documents
+from tests.support.aws import Table, book, new_table
+from tests.support.opensearch import scratch_alias, stored_documents
+from tests.support.pipeline import check, new_pipeline, run_cli, target_options
+from tests.support.polling import eventually
+from tests.support.settings import Settings
 
 pytestmark = pytest.mark.stack
 
 ITEMS = 150
 
 
-@pytest.fixture(scope="module")
-def client(opensearch_url: str) -> OpenSearch:
-    return make_client(opensearch_url, exact_numbers=True)
+def options(settings: Settings, table: Table, alias: str, state: str) -> tuple[str, ...]:
+    return (*target_options(settings, table, alias), "--state-dir", state)
 
 
-@pytest.fixture(scope="module")
-def session(aws_region: str):
-    return aws_session(aws_region)
-
-
-def options(table: Table, alias: str, endpoint: str, dynamodb: str, state: str) -> tuple:
-    return (
-        *("--table", table.name, "--alias", alias, "--endpoint", endpoint),
-        *("--dynamodb-endpoint", dynamodb, "--progress", "none", "--state-dir", state),
-    )
-
-
-def write_blocked(client: OpenSearch, index: str) -> bool:
-    settings = client.indices.get_settings(index=index, name="index.blocks.write")
+def write_blocked(exact_client: OpenSearch, index: str) -> bool:
+    settings = exact_client.indices.get_settings(index=index, name="index.blocks.write")
     return settings[index]["settings"].get("index", {}).get("blocks", {}).get("write") == "true"
 
 
 class Reader(threading.Thread):
     """Counts the documents visible through the alias, as fast as it can, until stopped."""
 
-    def __init__(self, client: OpenSearch, alias: str) -> None:
+    def __init__(self, exact_client: OpenSearch, alias: str) -> None:
         super().__init__()
-        self.client, self.alias = client, alias
+        self.client, self.alias = exact_client, alias
         self.stop = threading.Event()
         self.counts: list[int] = []
         self.errors: list[Exception] = []
@@ -87,33 +65,31 @@ def churn(table: Table) -> None:
 
 
 @pytest.mark.deployed
-def test_reindex_while_the_function_writes(
-    client, session, aws_endpoint_url, opensearch_url, tmp_path
-):
+def test_reindex_while_the_function_writes(exact_client, settings, tmp_path):
     with (
-        new_table(session, aws_endpoint_url, stream=True) as table,
-        new_alias(client) as alias,
-        new_pipeline(session, aws_endpoint_url, table, alias, client),
+        new_table(settings, stream=True) as table,
+        scratch_alias(exact_client, "reindex") as alias,
+        new_pipeline(settings, table, alias, exact_client),
     ):
         # GIVEN an index the stream filled
         table.put_all([book(n) for n in range(ITEMS)])
-        eventually(check(client, table, alias), lambda r: r.in_sync, "the stream to sync")
+        eventually(check(exact_client, table, alias), lambda r: r.in_sync, "the stream to sync")
         eventually(
-            lambda: client.count(index=alias)["count"],
+            lambda: exact_client.count(index=alias)["count"],
             lambda count: count > ITEMS,  # the items and the pipeline's probe
             "every document to be searchable",
         )
-        old = current_index(client, alias)
+        old = current_index(exact_client, alias)
 
         # WHEN the index is rebuilt while the application writes and readers read
-        reader = Reader(client, alias)
+        reader = Reader(exact_client, alias)
         writes = threading.Thread(target=churn, args=(table,))
         reader.start()
         writes.start()
         try:
             code, report = run_cli(
                 "reindex",
-                *options(table, alias, opensearch_url, aws_endpoint_url, str(tmp_path)),
+                *options(settings, table, alias, str(tmp_path)),
                 *("--segments", "3", "--page-size", "20"),
             )
             writes.join()
@@ -125,33 +101,31 @@ def test_reindex_while_the_function_writes(
         assert code == 0, report
         new = concrete_index_name(alias, INDEX_GENERATION + 1)
         assert (report["old_index"], report["new_index"], report["switched"]) == (old, new, True)
-        assert current_index(client, alias) == new
-        assert list(client.indices.get_alias(name=alias)) == [new]
-        assert not client.indices.exists_alias(name=work_alias(alias))
-        assert write_blocked(client, old)
+        assert current_index(exact_client, alias) == new
+        assert list(exact_client.indices.get_alias(name=alias)) == [new]
+        assert not exact_client.indices.exists_alias(name=work_alias(alias))
+        assert write_blocked(exact_client, old)
         # AND readers never saw an empty or partial index, nor an error
         assert reader.errors == []
         assert reader.counts and min(reader.counts) >= ITEMS
         # AND no change was lost: once the stream caught up, table and index agree
-        eventually(check(client, table, alias), lambda r: r.in_sync, "no drift after reindex")
+        eventually(check(exact_client, table, alias), lambda r: r.in_sync, "no drift after reindex")
         # AND the function now writes to the new index
         table.table.put_item(Item=book(20_000))
         eventually(
-            lambda: stored_documents(client, new, ["book-20000"]),
+            lambda: stored_documents(exact_client, new, ["book-20000"]),
             lambda docs: "book-20000" in docs,
             "a new change to reach the new index",
         )
 
 
-def test_interrupted_reindex_resumes_aborts_and_deletes_old(
-    client, session, aws_endpoint_url, opensearch_url, tmp_path
-):
+def test_interrupted_reindex_resumes_aborts_and_deletes_old(exact_client, settings, tmp_path):
     with (
-        new_table(session, aws_endpoint_url, stream=False) as table,
-        new_alias(client) as alias,
+        new_table(settings, stream=False) as table,
+        scratch_alias(exact_client, "reindex") as alias,
     ):
         table.put_all([book(n) for n in range(ITEMS)])
-        args = options(table, alias, opensearch_url, aws_endpoint_url, str(tmp_path))
+        args = options(settings, table, alias, str(tmp_path))
         assert run_cli("backfill", *args[:-2], "--checkpoint-dir", str(tmp_path / "b"))[0] == 0
         # v1 is the index the alias starts on; each reindex makes the next generation.
         v1, v2, v3 = (concrete_index_name(alias, INDEX_GENERATION + n) for n in (0, 1, 2))
@@ -160,8 +134,8 @@ def test_interrupted_reindex_resumes_aborts_and_deletes_old(
         code, stopped = run_cli("reindex", *args, "--page-size", "20", "--max-pages", "1")
         # THEN the alias has not moved, and a new run without --resume refuses to start over
         assert (code, stopped["switched"], stopped["stopped"]) == (5, False, "max_pages")
-        assert current_index(client, alias) == v1
-        assert client.indices.exists(index=v2)
+        assert current_index(exact_client, alias) == v1
+        assert exact_client.indices.exists(index=v2)
         assert run_cli("reindex", *args)[0] == 1
 
         # WHEN it resumes
@@ -169,19 +143,21 @@ def test_interrupted_reindex_resumes_aborts_and_deletes_old(
         # THEN it finishes the backfill where it stopped and switches
         assert code == 0, resumed
         assert resumed["backfill"]["resumed"] is True
-        assert current_index(client, alias) == v2
-        assert eventually(check(client, table, alias), lambda r: r.in_sync, "no drift").in_sync
+        assert current_index(exact_client, alias) == v2
+        assert eventually(
+            check(exact_client, table, alias), lambda r: r.in_sync, "no drift"
+        ).in_sync
 
         # WHEN the next reindex is aborted half-way, THEN its index goes and v2 stays writable
         assert run_cli("reindex", *args, "--page-size", "20", "--max-pages", "1")[0] == 5
         code, aborted = run_cli("reindex", *args, "--abort")
         assert (code, aborted["deleted"], aborted["unfrozen"]) == (0, [v3], v2)
-        assert not client.indices.exists(index=v3)
-        assert not write_blocked(client, v2)
+        assert not exact_client.indices.exists(index=v3)
+        assert not write_blocked(exact_client, v2)
 
         # WHEN a reindex runs with --delete-old, THEN the index it replaced is deleted
         code, report = run_cli("reindex", *args, "--delete-old")
         assert (code, report["deleted_old"]) == (0, True)
-        assert current_index(client, alias) == v3
-        assert not client.indices.exists(index=v2)
-        assert check(client, table, alias)().in_sync
+        assert current_index(exact_client, alias) == v3
+        assert not exact_client.indices.exists(index=v2)
+        assert check(exact_client, table, alias)().in_sync

@@ -23,10 +23,9 @@ from ddb_opensearch_sync.core.mapping import (
 )
 from ddb_opensearch_sync.index.setup import IndexSetupError, setup_index
 from ddb_opensearch_sync.ops import cli
-from ddb_opensearch_sync.search.params import parse_search, parse_suggest
-from ddb_opensearch_sync.search.query import search_body, search_page, suggest_body, suggest_page
-
-from .sync_support import unique_alias
+from tests.support.names import unique
+from tests.support.opensearch import dropped_afterwards
+from tests.support.search import run_search, run_suggest
 
 pytestmark = pytest.mark.stack
 
@@ -54,10 +53,9 @@ BOOKS = [
 
 @pytest.fixture
 def alias(opensearch_client: OpenSearch) -> Iterator[str]:
-    name = unique_alias("search")
-    yield name
-    opensearch_client.indices.delete(index=f"{name}*", ignore_unavailable=True)
-    opensearch_client.indices.delete_index_template(name=template_name(name), ignore=404)
+    """A fresh alias with nothing made for it yet (the tests run setup themselves)."""
+    with dropped_afterwards(opensearch_client, unique("search")) as name:
+        yield name
 
 
 @pytest.fixture
@@ -83,8 +81,7 @@ def books(opensearch_client: OpenSearch, alias: str) -> str:
 
 def search(client: OpenSearch, alias: str, **params: Any) -> dict[str, Any]:
     values = {k: v if isinstance(v, list) else [str(v)] for k, v in params.items()}
-    request = parse_search(values)
-    return dict(search_page(client.search(index=alias, body=search_body(request)), request))
+    return dict(run_search(client, alias, values)[1])
 
 
 def ids(page: dict[str, Any]) -> list[str]:
@@ -237,9 +234,8 @@ def test_pages_visit_every_hit_once_while_other_books_are_written(
 
 def test_suggest_completes_titles(opensearch_client: OpenSearch, books: str):
     def suggest(prefix: str) -> list[str]:
-        request = parse_suggest({"prefix": [prefix]})
-        response = opensearch_client.search(index=books, body=suggest_body(request))
-        return [s["title"] for s in suggest_page(response, request)["suggestions"]]
+        _, page = run_suggest(opensearch_client, books, {"prefix": [prefix]})
+        return [s["title"] for s in page["suggestions"]]
 
     assert suggest("the disp") == ["The Dispossessed"]
     assert suggest("darkn")[:1] == ["Darkness at Noon"]

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.polling import eventually
+from tests.support.polling import eventually
+from tests.support.processes import alive as pid_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 STACKCTL = [sys.executable, str(ROOT / "stack" / "stackctl.py")]
@@ -31,14 +32,6 @@ def stackctl(env: dict[str, str], *args: str, timeout: float = 300) -> subproces
     return subprocess.run(
         [*STACKCTL, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status
 
 
 @pytest.fixture()

@@ -14,21 +14,18 @@ from opensearchpy import OpenSearch
 
 from ddb_opensearch_sync.core.mapping import concrete_index_name
 from ddb_opensearch_sync.core.records import SYNC_FIELD, TtlPolicy, document_id, to_change
-
-from .sync_support import (
-    Stream,
-    make_syncer,
-    managed_index,
-    new_queue,
-    raw_json,
-    sqs_dead_letters,
+from tests.support.aws import new_queue
+from tests.support.names import unique
+from tests.support.opensearch import (
+    exact_json,
+    raw_request,
+    scratch_alias,
     stored_documents,
-    typed,
-    unique_alias,
     visible_ids,
-    within,
     without_sync,
 )
+from tests.support.pipeline import make_syncer, sqs_dead_letters, within
+from tests.support.streams import Stream, typed
 
 pytestmark = pytest.mark.stack
 
@@ -37,15 +34,14 @@ FIXTURES = Path(__file__).parent.parent / "unit" / "fixtures"
 
 @pytest.fixture(scope="module")
 def alias(opensearch_client: OpenSearch):
-    with managed_index(opensearch_client, unique_alias("behaviour")) as name:
+    with scratch_alias(opensearch_client, "behaviour") as name:
         yield name
 
 
 @pytest.fixture(scope="module")
 def dead_letters(sqs_client):
-    queue_url = new_queue(sqs_client, "behaviour-dlq")
-    yield sqs_dead_letters(sqs_client, queue_url)
-    sqs_client.delete_queue(QueueUrl=queue_url)
+    with new_queue(sqs_client, "behaviour-dlq") as queue_url:
+        yield sqs_dead_letters(sqs_client, queue_url)
 
 
 @pytest.fixture
@@ -64,7 +60,7 @@ def sync(opensearch_client: OpenSearch, alias: str, dead_letters):
 @pytest.fixture
 def ids():
     """A unique prefix for this test's item ids (the index is shared by the module)."""
-    prefix = unique_alias("item")
+    prefix = unique("item")
     return lambda name: f"{prefix}-{name}"
 
 
@@ -290,10 +286,6 @@ def test_a_batch_takes_as_few_requests_as_the_caps_allow(
     assert report.requests in requests
     assert report.written == 250
     opensearch_client.indices.refresh(index=alias)
-    count = raw_json(
-        opensearch_client,
-        "POST",
-        f"/{alias}/_count",
-        {"query": {"prefix": {"book_id": ids("bulk-")}}},
-    )
-    assert count["count"] == 250
+    query = {"query": {"prefix": {"book_id": ids("bulk-")}}}
+    _, text = raw_request(opensearch_client, "POST", f"/{alias}/_count", query)
+    assert exact_json(text)["count"] == 250

@@ -10,26 +10,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from opensearchpy import OpenSearch
 
 from ddb_opensearch_sync.core.mapping import concrete_index_name
 from ddb_opensearch_sync.index.client import make_client
 from ddb_opensearch_sync.sync.batch import DeadLetterError
 from ddb_opensearch_sync.sync.deadletter import MESSAGE_SOURCE
-
-from .sync_support import (
-    Stream,
-    make_syncer,
-    managed_index,
-    new_queue,
-    receive_all,
-    sqs_dead_letters,
-    stored_documents,
-    unique_alias,
-    visible_ids,
-    within,
-    without_sync,
-)
+from tests.support.aws import new_queue, receive_all
+from tests.support.names import unique
+from tests.support.opensearch import stored_documents, visible_ids, without_sync
+from tests.support.pipeline import make_syncer, sqs_dead_letters, within
+from tests.support.streams import Stream
 
 pytestmark = pytest.mark.stack
 
@@ -38,16 +28,9 @@ RETRY_WINDOW = 1.5
 
 
 @pytest.fixture
-def alias(opensearch_client: OpenSearch):
-    with managed_index(opensearch_client, unique_alias("failures")) as name:
-        yield name
-
-
-@pytest.fixture
 def queue_url(sqs_client):
-    url = new_queue(sqs_client, "failures-dlq")
-    yield url
-    sqs_client.delete_queue(QueueUrl=url)
+    with new_queue(sqs_client, "failures-dlq") as url:
+        yield url
 
 
 @pytest.fixture
@@ -79,7 +62,7 @@ def test_blocked_index_reports_the_earliest_record_and_recovers(
     # GIVEN an index that refuses writes, and a batch whose first record is malformed
     index = concrete_index_name(alias)
     stream = Stream()
-    items = books(3, unique_alias("blocked"))
+    items = books(3, unique("blocked"))
     records = [keys_only(stream.insert(items[0]))] + [stream.insert(i) for i in items[1:]]
     if block == "write-block":
         opensearch_client.indices.put_settings(index=index, body={"index.blocks.write": True})
@@ -115,7 +98,7 @@ def test_mapping_conflict_is_dead_lettered_with_record_and_error(
 ):
     # GIVEN an attribute first indexed as a map
     stream = Stream()
-    prefix = unique_alias("conflict")
+    prefix = unique("conflict")
     first = {"book_id": f"{prefix}-map", "shape": {"sides": Decimal(4)}}
     syncer.sync_records([stream.insert(first)], deadline=within(10))
 
@@ -149,7 +132,7 @@ def test_total_fields_limit_is_dead_lettered(
     opensearch_client.indices.put_settings(
         index=index, body={"index.mapping.total_fields.limit": 40}
     )
-    item = {"book_id": unique_alias("wide")} | {f"extra_{i}": f"v{i}" for i in range(60)}
+    item = {"book_id": unique("wide")} | {f"extra_{i}": f"v{i}" for i in range(60)}
 
     response, report = syncer.sync_records([Stream().insert(item)], deadline=within(10))
 
@@ -167,7 +150,7 @@ def test_oversized_term_is_dead_lettered(opensearch_client, alias, syncer, sqs_c
     opensearch_client.indices.put_mapping(
         index=index, body={"properties": {"fingerprint": {"type": "keyword"}}}
     )
-    item = {"book_id": unique_alias("huge"), "fingerprint": "f" * 40_000}
+    item = {"book_id": unique("huge"), "fingerprint": "f" * 40_000}
 
     response, _ = syncer.sync_records([Stream().insert(item)], deadline=within(10))
 
@@ -181,10 +164,10 @@ def test_malformed_records_are_dead_lettered_and_the_rest_indexed(
     opensearch_client, alias, syncer, sqs_client, queue_url
 ):
     stream = Stream()
-    good = {"book_id": unique_alias("good"), "title": "fine"}
-    unknown_event = stream.insert({"book_id": unique_alias("odd")})
+    good = {"book_id": unique("good"), "title": "fine"}
+    unknown_event = stream.insert({"book_id": unique("odd")})
     unknown_event["eventName"] = "UPDATE"
-    keys_only_record = keys_only(stream.insert({"book_id": unique_alias("keys")}))
+    keys_only_record = keys_only(stream.insert({"book_id": unique("keys")}))
     records: list[Any] = [42, unknown_event, keys_only_record, stream.insert(good)]
 
     response, report = syncer.sync_records(records, deadline=within(10))
@@ -213,11 +196,11 @@ def test_malformed_event_is_dead_lettered(syncer, sqs_client, queue_url):
 
 def test_unreachable_queue_retries_from_the_malformed_record(opensearch_client, alias, sqs_client):
     # GIVEN a dead-letter queue that no longer exists
-    gone = new_queue(sqs_client, "gone")
-    sqs_client.delete_queue(QueueUrl=gone)
+    with new_queue(sqs_client, "gone") as gone:
+        pass  # deleted on leaving the block
     syncer = make_syncer(opensearch_client, alias, sqs_dead_letters(sqs_client, gone))
     stream = Stream()
-    first, last = books(2, unique_alias("dlq-down"))
+    first, last = books(2, unique("dlq-down"))
     records = [stream.insert(first), keys_only(stream.insert(last)), stream.insert(last)]
 
     response, report = syncer.sync_records(records, deadline=within(10))
@@ -238,7 +221,7 @@ def test_unreachable_cluster_fails_from_the_first_record(sqs_client, queue_url):
     client = make_client(f"http://127.0.0.1:{port}", timeout=1)
     syncer = make_syncer(client, "books", sqs_dead_letters(sqs_client, queue_url))
     stream = Stream()
-    records = [stream.insert(item) for item in books(3, unique_alias("down"))]
+    records = [stream.insert(item) for item in books(3, unique("down"))]
 
     response, report = syncer.sync_records(records, deadline=within(RETRY_WINDOW))
 
@@ -253,7 +236,7 @@ def test_superseded_changes_are_not_reported_before_their_successor(
     # GIVEN a batch "a1, b1, a2" on a write-blocked index
     index = concrete_index_name(alias)
     stream = Stream()
-    a, b = books(2, unique_alias("order"))
+    a, b = books(2, unique("order"))
     a2 = {**a, "title": "a, second version"}
     records = [stream.insert(a), stream.insert(b), stream.modify(a, a2)]
     opensearch_client.indices.put_settings(index=index, body={"index.blocks.write": True})

@@ -17,18 +17,17 @@ from ddb_opensearch_sync.core.mapping import (
 from ddb_opensearch_sync.index.client import make_client
 from ddb_opensearch_sync.index.setup import IndexSetupError, setup_index
 from ddb_opensearch_sync.ops import cli
-
-from .sync_support import unique_alias
+from tests.support.names import unique
+from tests.support.opensearch import dropped_afterwards
 
 pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
 def alias(opensearch_client: OpenSearch):
-    name = unique_alias("setup")
-    yield name
-    opensearch_client.indices.delete(index=f"{name}*", ignore_unavailable=True)
-    opensearch_client.indices.delete_index_template(name=template_name(name), ignore=404)
+    """A fresh alias with nothing made for it yet (the tests run setup themselves)."""
+    with dropped_afterwards(opensearch_client, unique("setup")) as name:
+        yield name
 
 
 def test_setup_creates_index_alias_and_template_once(opensearch_client: OpenSearch, alias: str):

@@ -20,20 +20,10 @@ from hypothesis import strategies as st
 from opensearchpy import OpenSearch
 
 from ddb_opensearch_sync.core.records import SYNC_FIELD, document_id
-
-from .sync_support import (
-    Stream,
-    make_syncer,
-    managed_index,
-    new_queue,
-    sqs_dead_letters,
-    stored_documents,
-    typed,
-    unique_alias,
-    visible_ids,
-    within,
-    without_sync,
-)
+from tests.support.aws import new_queue
+from tests.support.opensearch import scratch_alias, stored_documents, visible_ids, without_sync
+from tests.support.pipeline import make_syncer, sqs_dead_letters, within
+from tests.support.streams import Stream, typed
 
 pytestmark = pytest.mark.stack
 
@@ -149,15 +139,14 @@ def deliveries(draw: st.DrawFn, count: int) -> list[list[int]]:
 
 @pytest.fixture(scope="module")
 def alias(opensearch_client: OpenSearch):
-    with managed_index(opensearch_client, unique_alias("properties")) as name:
+    with scratch_alias(opensearch_client, "properties") as name:
         yield name
 
 
 @pytest.fixture(scope="module")
 def syncer(opensearch_client: OpenSearch, alias: str, sqs_client):
-    queue_url = new_queue(sqs_client, "properties-dlq")
-    yield make_syncer(opensearch_client, alias, sqs_dead_letters(sqs_client, queue_url))
-    sqs_client.delete_queue(QueueUrl=queue_url)
+    with new_queue(sqs_client, "properties-dlq") as queue_url:
+        yield make_syncer(opensearch_client, alias, sqs_dead_letters(sqs_client, queue_url))
 
 
 @settings(

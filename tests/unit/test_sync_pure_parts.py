@@ -41,23 +41,21 @@ def item(name: str) -> dict[str, Any]:
 # --- classification of real bulk item results --------------------------------------------
 
 
+BULK_ITEMS_BY_KIND = {
+    ErrorKind.OK: ["created"],
+    ErrorKind.CONFLICT: ["version_conflict"],
+    ErrorKind.CONTENT: ["mapping_conflict", "depth_limit", "total_fields_limit", "immense_term"],
+    # The cluster's state, not the document: retried, never dead-lettered.
+    ErrorKind.RETRY: [
+        *("write_block", "closed_index", "missing_alias", "no_write_index"),
+        *("rejected_execution", "unavailable_shards"),
+    ],
+}
+
+
 @pytest.mark.parametrize(
     ("name", "kind"),
-    [
-        ("created", ErrorKind.OK),
-        ("version_conflict", ErrorKind.CONFLICT),
-        ("mapping_conflict", ErrorKind.CONTENT),
-        ("depth_limit", ErrorKind.CONTENT),
-        ("total_fields_limit", ErrorKind.CONTENT),
-        ("immense_term", ErrorKind.CONTENT),
-        # The cluster's state, not the document: retried, never dead-lettered.
-        ("write_block", ErrorKind.RETRY),
-        ("closed_index", ErrorKind.RETRY),
-        ("missing_alias", ErrorKind.RETRY),
-        ("no_write_index", ErrorKind.RETRY),
-        ("rejected_execution", ErrorKind.RETRY),
-        ("unavailable_shards", ErrorKind.RETRY),
-    ],
+    [(name, kind) for kind, names in BULK_ITEMS_BY_KIND.items() for name in names],
 )
 def test_bulk_item_results_are_classified(name: str, kind: ErrorKind):
     result = item(name)

@@ -6,9 +6,11 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-import pytest
-
 T = TypeVar("T")
+
+
+class WaitTimedOut(AssertionError):
+    """What was awaited did not happen in time (an assertion: pytest reports a failure)."""
 
 
 def eventually(
@@ -25,5 +27,7 @@ def eventually(
         if done(last):
             return last
         if time.monotonic() > deadline:
-            pytest.fail(f"after {timeout:.0f} s still waiting for {what}; last seen: {last!r}")
+            raise WaitTimedOut(
+                f"after {timeout:.0f} s still waiting for {what}; last seen: {last!r}"
+            )
         time.sleep(interval)

@@ -1,0 +1,167 @@
+"""The sync code in-process, a live sync pipeline on a throwaway table, and the operator CLI.
+
+A *pipeline* adds what `make deploy` builds for the real table -- the sync function (the
+deployed zip, configured like the deployed function but with its own alias) and an event
+source mapping on the table's stream -- so that tests run a live stream without touching the
+deployed table or the alias other tests use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from opensearchpy import OpenSearch
+
+from ddb_opensearch_sync.core.records import TtlPolicy
+from ddb_opensearch_sync.index.writer import BulkWriter
+from ddb_opensearch_sync.ops import cli
+from ddb_opensearch_sync.ops.reconcile import ReconcileOptions, ReconcileReport, reconcile
+from ddb_opensearch_sync.ops.table import TableInfo
+from ddb_opensearch_sync.sync.batch import BatchSyncer
+from ddb_opensearch_sync.sync.deadletter import SqsDeadLetters
+from tests.support import aws
+from tests.support.names import unique
+from tests.support.polling import eventually
+from tests.support.settings import SYNC_FUNCTION_NAME, Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTION_ZIP = ROOT / "build" / "sync-function.zip"
+
+
+# --- the sync code in-process ----------------------------------------------------------------
+
+
+def make_syncer(
+    client: OpenSearch,
+    alias: str,
+    dead_letters: Any,
+    *,
+    ttl_policy: TtlPolicy = TtlPolicy.DELETE,
+    **writer_options: Any,
+) -> BatchSyncer:
+    """The function's batch syncer writing to ``alias``, with short retry back-offs."""
+    options = {"backoff_base": 0.02, "backoff_cap": 0.2, **writer_options}
+    return BatchSyncer(BulkWriter(client, alias, **options), dead_letters, ttl_policy=ttl_policy)
+
+
+def sqs_dead_letters(sqs: aws.Client, queue_url: str) -> SqsDeadLetters:
+    return SqsDeadLetters(queue_url, sqs=sqs, context={"function": "integration-test"})
+
+
+def within(seconds: float) -> float:
+    """A deadline for `BatchSyncer`, as the handler computes one."""
+    return time.monotonic() + seconds
+
+
+# --- a live pipeline -------------------------------------------------------------------------
+
+
+@dataclass
+class Pipeline:
+    table: aws.Table
+    alias: str
+    function_name: str
+
+
+@contextmanager
+def new_pipeline(
+    settings: Settings, table: aws.Table, alias: str, client: OpenSearch
+) -> Iterator[Pipeline]:
+    """The sync function on ``table``'s stream, writing to ``alias``; returns once a change
+    made now is known to reach the index (the mapping starts at LATEST: items written
+    before are the backfill's business)."""
+    assert FUNCTION_ZIP.exists(), f"{FUNCTION_ZIP} is missing: run `make deploy`"
+    lambda_client = aws.client(settings, "lambda")
+    deployed = lambda_client.get_function_configuration(
+        FunctionName=settings.require(SYNC_FUNCTION_NAME)
+    )
+    environment = deployed["Environment"]["Variables"]
+    name = unique("pipeline-sync")
+    with ExitStack() as cleanup:
+        lambda_client.create_function(
+            FunctionName=name,
+            Runtime=deployed["Runtime"],
+            Role=deployed["Role"],
+            Handler=deployed["Handler"],
+            Code={"ZipFile": FUNCTION_ZIP.read_bytes()},
+            Timeout=30,
+            Environment={
+                "Variables": {
+                    "OPENSEARCH_ENDPOINT": environment["OPENSEARCH_ENDPOINT"],
+                    "OPENSEARCH_AUTH": environment.get("OPENSEARCH_AUTH", "none"),
+                    "INDEX_ALIAS": alias,
+                }
+            },
+        )
+        cleanup.callback(lambda_client.delete_function, FunctionName=name)
+        eventually(
+            lambda: lambda_client.get_function_configuration(FunctionName=name)["State"],
+            lambda state: state != "Pending",
+            f"function {name} to leave Pending",
+        )
+        mapping = lambda_client.create_event_source_mapping(
+            EventSourceArn=table.stream_arn,
+            FunctionName=name,
+            StartingPosition="LATEST",
+            BatchSize=100,
+            MaximumBatchingWindowInSeconds=0,
+            FunctionResponseTypes=["ReportBatchItemFailures"],
+        )
+        cleanup.callback(lambda_client.delete_event_source_mapping, UUID=mapping["UUID"])
+        _wait_until_delivering(table, alias, client)
+        yield Pipeline(table, alias, name)
+
+
+def _wait_until_delivering(table: aws.Table, alias: str, client: OpenSearch) -> None:
+    # LATEST is fixed when the mapping first reads the shard: write until a change shows.
+    # (An unchanged item makes no stream record, so every attempt changes it.)
+    probe_id = unique("probe")
+    attempts = iter(range(1_000_000))
+
+    def probe_indexed() -> bool:
+        table.table.put_item(Item={"book_id": probe_id, "attempt": next(attempts)})
+        return client.mget(index=alias, body={"ids": [probe_id]})["docs"][0]["found"]
+
+    eventually(probe_indexed, bool, "the pipeline to deliver a change", interval=0.5)
+
+
+# --- the operator commands -------------------------------------------------------------------
+
+
+def run_cli(*argv: str) -> tuple[int, dict[str, Any]]:
+    """Run a command in-process; the exit code and the JSON line it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(list(argv))
+    lines = out.getvalue().strip().splitlines()
+    return code, json.loads(lines[-1]) if lines else {}
+
+
+def target_options(settings: Settings, table: aws.Table, alias: str) -> tuple[str, ...]:
+    """The options every operator command takes: which table and alias, on which stack."""
+    return (
+        *("--table", table.name, "--alias", alias, "--endpoint", settings.opensearch_url),
+        *("--dynamodb-endpoint", settings.aws_endpoint_url, "--progress", "none"),
+    )
+
+
+def check(
+    client: OpenSearch, table: aws.Table, alias: str, *, settle: float = 1.0, repair: bool = False
+) -> Callable[[], ReconcileReport]:
+    """A reconcile of ``table`` against ``alias`` (``client`` reads exact numbers), for
+    `eventually`."""
+
+    def probe() -> ReconcileReport:
+        options = ReconcileOptions(segments=2, settle=settle, repair=repair)
+        info = TableInfo.describe(table.dynamodb, table.name)
+        return reconcile(table.dynamodb, client, BulkWriter(client, alias), info, options)
+
+    return probe
