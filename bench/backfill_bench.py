@@ -34,17 +34,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import boto3
+from opensearchpy import OpenSearch, helpers
+
+from ddb_opensearch_sync.backfill import BackfillOptions, run_backfill
+from ddb_opensearch_sync.client import make_client
+from ddb_opensearch_sync.index import setup_index, template_name
+from ddb_opensearch_sync.table import TableInfo, item_change, scan_pages
+from ddb_opensearch_sync.writer import BulkWriter
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "lambda"))
-
-import boto3  # noqa: E402  (after the path set-up, so the package imports from this checkout)
-from opensearchpy import OpenSearch, helpers  # noqa: E402
-
-from ddb_opensearch_sync.backfill import BackfillOptions, run_backfill  # noqa: E402
-from ddb_opensearch_sync.client import make_client  # noqa: E402
-from ddb_opensearch_sync.index import setup_index, template_name  # noqa: E402
-from ddb_opensearch_sync.table import TableInfo, item_change, scan_pages  # noqa: E402
-from ddb_opensearch_sync.writer import BulkWriter  # noqa: E402
 
 SEGMENTS = 4
 CHUNK = 1000

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import os
 import statistics
-import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,15 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-ROOT = Path(__file__).resolve().parent.parent
-# The sync package and the stack launcher, importable whether or not the project is installed
-# in the running interpreter (a plotting venv need not have it).
-for _path in (ROOT / "lambda", ROOT / "stack"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+from ddb_opensearch_sync.client import make_client
+from ddb_opensearch_sync.index import concrete_index_name, setup_index, template_name
 
-from ddb_opensearch_sync.client import make_client  # noqa: E402
-from ddb_opensearch_sync.index import concrete_index_name, setup_index, template_name  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch

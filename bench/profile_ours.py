@@ -26,17 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 from opensearchpy import helpers
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench import throughput
+from bench.common import Endpoints, opensearch_client, scratch_index
+from bench.streamgen import StreamGenerator
+from ddb_opensearch_sync import records
+from ddb_opensearch_sync.deadletter import LogDeadLetters
+from ddb_opensearch_sync.sync import BatchSyncer
+from ddb_opensearch_sync.writer import BulkWriter
 
-from bench import throughput  # noqa: E402
-from bench.common import Endpoints, opensearch_client, scratch_index  # noqa: E402
-from bench.streamgen import StreamGenerator  # noqa: E402
-from ddb_opensearch_sync import records  # noqa: E402
-from ddb_opensearch_sync.deadletter import LogDeadLetters  # noqa: E402
-from ddb_opensearch_sync.sync import BatchSyncer  # noqa: E402
-from ddb_opensearch_sync.writer import BulkWriter  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch

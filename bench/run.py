@@ -35,12 +35,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/, not the root, on the path
-    sys.path.insert(0, str(ROOT))
+from bench import e2e, report, stackfigures, throughput
+from bench.common import BenchError, Endpoints, opensearch_client
 
-from bench import e2e, report, stackfigures, throughput  # noqa: E402
-from bench.common import BenchError, Endpoints, opensearch_client  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SECTIONS = ("throughput", "e2e", "stack", "extras")
 EXTRA_MODULES = ("backfill_bench", "search_latency")

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT
+from stackctl.processes import children_of as _children
+from stackctl.processes import rss_kib as _rss_kib
 
 __all__ = [
     "MemorySampler",
@@ -39,27 +41,6 @@ __all__ = [
 ]
 
 MAKE_TIMEOUT = 600.0
-
-
-def _rss_kib(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    match = re.search(r"VmRSS:\s+(\d+)", status)
-    return int(match.group(1)) if match else 0
-
-
-def _children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            kids = [int(k) for k in (task / "children").read_text().split()]
-        except OSError:
-            continue
-        for kid in kids:
-            found += [kid, *_children(kid)]
-    return found
 
 
 def stack_pids(state_dir: Path | None = None) -> dict[str, int]:

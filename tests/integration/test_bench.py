@@ -43,7 +43,8 @@ LIFECYCLE_FIGURES = ("make_up_fresh_s", "make_up_warm_s", "make_up_noop_s", "mak
 def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     out = tmp_path_factory.mktemp("bench") / "quick.json"
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--out", str(out)],
+        [sys.executable, "-m", "bench.run", "--quick", "--out", str(out)],
+        cwd=ROOT,
         env=os.environ.copy(),
         capture_output=True,
         text=True,

@@ -17,8 +17,7 @@ import pytest
 
 from tests.polling import eventually
 
-ROOT = Path(__file__).resolve().parents[2]
-STACKCTL = [sys.executable, str(ROOT / "stack" / "stackctl.py")]
+STACKCTL = [sys.executable, "-m", "stackctl"]
 
 
 def free_port() -> int:
