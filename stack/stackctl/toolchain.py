@@ -192,7 +192,13 @@ def ensure_compose_cli() -> list[str]:
     gobin = folder / "gobin"
     folder.mkdir(parents=True, exist_ok=True)
     run(
-        [go, "install", f"github.com/docker/compose/v2/cmd@{COMPOSE_VERSION}"],
+        [
+            go,
+            "install",
+            # What `docker compose version` reports; `go install` alone leaves "dev".
+            f"-ldflags=-X github.com/docker/compose/v2/internal.Version={COMPOSE_VERSION}",
+            f"github.com/docker/compose/v2/cmd@{COMPOSE_VERSION}",
+        ],
         cwd=CACHE_DIR,
         env={
             **os.environ,
@@ -203,4 +209,5 @@ def ensure_compose_cli() -> list[str]:
         },
     )
     (gobin / "cmd").rename(binary)  # go names the binary after the package folder
+    gobin.rmdir()
     return [str(binary)]
