@@ -64,34 +64,26 @@ def say(message: str) -> None:
 
 @dataclass(frozen=True)
 class DeployFiles:
-    """The deployment's own files, under the stack's state folder."""
+    """The deployment's own files: all under ``<state>/deploy/``, but for its log."""
 
-    paths: Paths
+    folder: Path
+    tfstate: Path
+    tf_data: Path  # Terraform's data folder (TF_DATA_DIR)
+    values: Path  # the deployed names, as JSON
+    session: Path  # the session id of the LocalStack deployed to
+    log: Path
 
-    @property
-    def folder(self) -> Path:
-        return self.paths.state / "deploy"
-
-    @property
-    def tfstate(self) -> Path:
-        return self.folder / "local.tfstate"
-
-    @property
-    def tf_data(self) -> Path:
-        return self.folder / "terraform"
-
-    @property
-    def values(self) -> Path:
-        return self.folder / "values.json"
-
-    @property
-    def session(self) -> Path:
-        return self.folder / "localstack-session"
-
-    @property
-    def log(self) -> Path:
-        self.paths.logs.mkdir(parents=True, exist_ok=True)
-        return self.paths.logs / "deploy.log"
+    @classmethod
+    def of(cls, paths: Paths) -> DeployFiles:
+        folder = paths.state / "deploy"
+        return cls(
+            folder=folder,
+            tfstate=folder / "local.tfstate",
+            tf_data=folder / "terraform",
+            values=folder / "values.json",
+            session=folder / "localstack-session",
+            log=paths.log_file("deploy"),
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,7 +126,7 @@ def deployed_values(settings: dict[str, str], paths: Paths) -> dict[str, str]:
 
     When LocalStack does not answer, the last deployment's names are returned as they are.
     """
-    files = DeployFiles(paths)
+    files = DeployFiles.of(paths)
     try:
         values = json.loads(files.values.read_text())
     except (OSError, ValueError):
@@ -180,6 +172,7 @@ def terraform(env: dict[str, str], *args: str, log: Path | None = None) -> str:
     argv = [str(TFLOCAL), f"-chdir={LOCAL_ROOT}", *args]
     result = subprocess.run(argv, env=env, text=True, check=False, stdout=subprocess.PIPE)
     if log is not None:
+        log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(result.stdout)
         for line in result.stdout.splitlines():
             if PROGRESS.search(line):
@@ -319,7 +312,7 @@ def run_command(command: str, settings: dict[str, str], paths: Paths) -> int:
     if down or session is None:
         names = ", ".join(s.name for s in down) or "localstack"
         raise StackError(f"{names} not answering: run `make up` first")
-    files = DeployFiles(paths)
+    files = DeployFiles.of(paths)
     with root_lock():
         forget_if_stale(files, session)
         env = terraform_env(settings, files)

@@ -21,6 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
+from stackctl.processes import running
 from tests.polling import eventually
 
 pytestmark = [
@@ -302,24 +303,15 @@ def test_deleting_the_function_leaves_no_processes(
     )["FunctionName"]
     error, pids = invoke(lambda_client, name, {})
     assert error is None, pids
-    assert all(alive(pid) for pid in pids)
+    assert all(running(pid) for pid in pids)
 
     lambda_client.delete_function(FunctionName=name)
 
     eventually(
-        lambda: [pid for pid in pids if alive(pid)],
+        lambda: [pid for pid in pids if running(pid)],
         lambda running: not running,
         "the runtime and the process its handler started to end",
     )
-
-
-def alive(pid: int) -> bool:
-    """Whether a process of this host runs (the native stack's runtimes are host processes)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status
 
 
 def test_missing_handler_module_fails_invocations_like_aws(

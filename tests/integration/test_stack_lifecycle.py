@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from stackctl.processes import running
 from tests.polling import eventually
 
 STACKCTL = [sys.executable, "-m", "stackctl"]
@@ -30,14 +31,6 @@ def stackctl(env: dict[str, str], *args: str, timeout: float = 300) -> subproces
     return subprocess.run(
         [*STACKCTL, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    return "\nState:\tZ" not in status
 
 
 @pytest.fixture()
@@ -106,7 +99,7 @@ def test_second_stack_survives_restarts_and_a_killed_node(second_stack_env):
 
         os.kill(pids["opensearch"], signal.SIGKILL)
         eventually(
-            lambda: pid_alive(pids["opensearch"]),
+            lambda: running(pids["opensearch"]),
             lambda alive: not alive,
             "the killed node to exit",
         )
@@ -122,7 +115,5 @@ def test_second_stack_survives_restarts_and_a_killed_node(second_stack_env):
         down = stackctl(env, "down")
     assert down.returncode == 0, down.stdout + down.stderr
     for pid in (pids["localstack"], new_node):
-        eventually(
-            lambda pid=pid: pid_alive(pid), lambda alive: not alive, f"process {pid} to stop"
-        )
+        eventually(lambda pid=pid: running(pid), lambda alive: not alive, f"process {pid} to stop")
     assert not list((state / "run").glob("*.pid"))
