@@ -25,7 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,7 +297,11 @@ def plan(env: dict[str, str], files: DeployFiles) -> int:
     return subprocess.run([*argv, "-detailed-exitcode"], env=env, check=False).returncode
 
 
-COMMANDS = {"deploy": apply, "destroy": destroy, "plan": plan}
+COMMANDS: dict[str, Callable[[dict[str, str], DeployFiles], int | None]] = {
+    "deploy": apply,
+    "destroy": destroy,
+    "plan": plan,
+}
 
 
 def run_command(command: str, settings: dict[str, str], paths: Paths) -> int:
