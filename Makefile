@@ -50,9 +50,8 @@ destroy: tools ## destroy what `make deploy` created
 	@$(STACKCTL) destroy
 
 # The operator commands against the deployed system: `make reconcile ARGS="--repair"`.
-# Settings come from `make env` (the alias is the deployed INDEX_NAME); exit codes pass through.
-SYNC_CLI = set -a; eval "$$($(STACKCTL) env)"; set +a; \
-	INDEX_ALIAS="$${INDEX_ALIAS:-$$INDEX_NAME}" .venv/tools/bin/ddb-opensearch-sync
+# Settings come from `make env` (TABLE_NAME, INDEX_ALIAS, ...); exit codes pass through.
+SYNC_CLI = set -a; eval "$$($(STACKCTL) env)"; set +a; .venv/tools/bin/ddb-opensearch-sync
 
 backfill: tools ## load the deployed table into the index (ARGS="--resume" ...)
 	@$(SYNC_CLI) backfill $(ARGS)

@@ -112,7 +112,7 @@ def load_settings() -> Settings:
     settings = Settings(
         api_url=env["API_URL"].rstrip("/"),
         table_name=env["TABLE_NAME"],
-        alias=env["INDEX_NAME"],
+        alias=env["INDEX_ALIAS"],
         opensearch_url=env["OPENSEARCH_URL"],
         aws_endpoint_url=env["AWS_ENDPOINT_URL"],
         region=env["AWS_DEFAULT_REGION"],

@@ -1,6 +1,6 @@
 """Deploy the system to the running local stack, or destroy it.
 
-``apply``: build the function zip, apply ``infra/envs/local`` with ``tflocal``, create the
+``apply``: build the two function zips, apply ``infra/envs/local`` with ``tflocal``, create the
 search index and its alias, and record the deployed names (``deployed_values()``, which
 ``make env`` prints). ``destroy``: the reverse. ``plan``: show what ``apply`` would change.
 
@@ -35,22 +35,22 @@ from stackctl.settings import Paths
 from stackctl.toolchain import terraform_cli_config
 
 LOCAL_ROOT = ROOT / "infra" / "envs" / "local"
-FUNCTION_ZIP = ROOT / "build" / "sync-function.zip"
+FUNCTIONS = ("sync", "search")  # one zip each: scripts/build_lambda.py --function <name>
 TFLOCAL = Path(sys.executable).parent / "tflocal"
 CLI = Path(sys.executable).parent / "ddb-opensearch-sync"
 
-# Terraform output -> the variable `make env` prints.
-OUTPUTS = {
-    "api_url": "API_URL",
-    "table_name": "TABLE_NAME",
-    "index_name": "INDEX_NAME",
-    "function_name": "FUNCTION_NAME",
-    "search_function_name": "SEARCH_FUNCTION_NAME",
-    "dlq_url": "DLQ_URL",
-    "opensearch_endpoint": "OPENSEARCH_ENDPOINT",
-    "stream_arn": "STREAM_ARN",
-}
-ALIAS = "INDEX_NAME"  # the deployed variable that names the index alias
+# The local root's outputs; `make env` prints each as the same name upper-cased.
+OUTPUTS = (
+    "api_url",
+    "table_name",
+    "table_stream_arn",
+    "index_alias",
+    "opensearch_endpoint",
+    "sync_function_name",
+    "search_function_name",
+    "dlq_url",
+)
+DEPLOYED_NAMES = tuple(name.upper() for name in OUTPUTS)
 
 # Lines of Terraform's output worth showing as progress; everything goes to the log.
 PROGRESS = re.compile(
@@ -146,7 +146,7 @@ def terraform_env(settings: dict[str, str], files: DeployFiles) -> dict[str, str
     # tflocal takes any <SERVICE>_ENDPOINT variable as that service's endpoint, so the
     # OPENSEARCH_ENDPOINT that `make env` exports would send Terraform's OpenSearch API calls
     # to the domain itself: drop the deployed names from Terraform's environment.
-    inherited = {k: v for k, v in os.environ.items() if k not in OUTPUTS.values()}
+    inherited = {k: v for k, v in os.environ.items() if k not in DEPLOYED_NAMES}
     endpoint = f"http://localhost:{settings['LOCALSTACK_PORT']}"
     return {
         **inherited,
@@ -158,8 +158,8 @@ def terraform_env(settings: dict[str, str], files: DeployFiles) -> dict[str, str
         "TF_DATA_DIR": str(files.tf_data),
         "TF_IN_AUTOMATION": "1",
         "DISABLE_DEPRECATION_NOTICE": "1",  # tflocal's banner
-        # The zip path is an input of the local root; an absolute path keeps -chdir simple.
-        "TF_VAR_function_zip_path": str(FUNCTION_ZIP),
+        # The zip paths are inputs of the local root; absolute paths keep -chdir simple.
+        **{f"TF_VAR_{f}_function_zip_path": str(function_zip(f)) for f in FUNCTIONS},
         "TF_VAR_localstack_endpoint": endpoint,
     }
 
@@ -212,11 +212,16 @@ def root_lock() -> Iterator[None]:
 # ---------------------------------------------------------------------------------------------
 
 
+def function_zip(function: str) -> Path:
+    return ROOT / "build" / f"{function}-function.zip"
+
+
 def build_functions() -> None:
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_lambda.py"), "--out", str(FUNCTION_ZIP)],
-        check=True,
-    )
+    for function in FUNCTIONS:
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "build_lambda.py"), "--function", function],
+            check=True,
+        )
 
 
 def setup_index(values: dict[str, str]) -> None:
@@ -227,7 +232,7 @@ def setup_index(values: dict[str, str]) -> None:
             "--endpoint",
             values["OPENSEARCH_ENDPOINT"],
             "--alias",
-            values[ALIAS],
+            values["INDEX_ALIAS"],
             "--auth",
             "none",
         ],
@@ -247,7 +252,7 @@ def reset_index(values: dict[str, str]) -> None:
     """
     endpoint = values["OPENSEARCH_ENDPOINT"].rstrip("/")
     try:
-        aliased = http_get_json(f"{endpoint}/_alias/{values[ALIAS]}", timeout=30)
+        aliased = http_get_json(f"{endpoint}/_alias/{values['INDEX_ALIAS']}", timeout=30)
     except urllib.error.HTTPError as error:
         if error.code == 404:  # no such alias: nothing to empty
             return
@@ -272,7 +277,7 @@ def apply(env: dict[str, str], files: DeployFiles) -> None:
     init(env, files)
     terraform(env, "apply", "-input=false", "-auto-approve", "-no-color", log=files.log)
     outputs = json.loads(terraform(env, "output", "-json"))
-    values = {var: str(outputs[name]["value"]) for name, var in OUTPUTS.items() if name in outputs}
+    values = {name.upper(): str(outputs[name]["value"]) for name in OUTPUTS if name in outputs}
     files.values.write_text(json.dumps(values, indent=2) + "\n")
     if fresh:
         reset_index(values)
@@ -290,7 +295,7 @@ def destroy(env: dict[str, str], files: DeployFiles) -> None:
 
 def plan(env: dict[str, str], files: DeployFiles) -> int:
     """Show what `apply` would change; exit code 0 when nothing, 2 when something."""
-    if not FUNCTION_ZIP.exists():
+    if not all(function_zip(f).exists() for f in FUNCTIONS):
         build_functions()
     init(env, files)
     argv = [str(TFLOCAL), f"-chdir={LOCAL_ROOT}", "plan", "-input=false", "-no-color"]
