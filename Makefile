@@ -6,7 +6,11 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 .ONESHELL:
 
-STACKCTL := python3 stack/stackctl.py
+# The project's virtualenv, made by one standard-library script run with the system's python3;
+# it installs the project and the stack package (the `stackctl` command) and reruns only when
+# their inputs change.
+TOOLS := .venv/tools/.installed
+STACKCTL := .venv/tools/bin/stackctl
 PY := .venv/tools/bin/python
 
 .PHONY: help up down status env clean distclean tools deploy destroy demo test lint format bench \
@@ -15,37 +19,39 @@ PY := .venv/tools/bin/python
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-up: ## start LocalStack and OpenSearch, wait until healthy (installs what it needs on first use)
+$(TOOLS): pyproject.toml stack/pyproject.toml stack/stackctl/bootstrap.py
+	@python3 stack/stackctl/bootstrap.py
+
+up: $(TOOLS) ## start LocalStack and OpenSearch, wait until healthy (installs what it needs on first use)
 	@$(STACKCTL) up
 
-down: ## stop what `make up` started (keeps data)
+down: $(TOOLS) ## stop what `make up` started (keeps data)
 	@$(STACKCTL) down
 
-status: ## show each service, its port, pid and memory
+status: $(TOOLS) ## show each service, its port, pid and memory
 	@$(STACKCTL) status
 
-env: ## print shell-sourceable settings: eval "$$(make -s env)"
+env: $(TOOLS) ## print shell-sourceable settings: eval "$$(make -s env)"
 	@$(STACKCTL) env
 
-clean: ## stop the stack and delete its data, logs and Terraform state
+clean: $(TOOLS) ## stop the stack and delete its data, logs and deployment state
 	@$(STACKCTL) clean
 
 distclean: clean ## also delete the virtualenvs and build outputs
 	rm -rf .venv build stack/opensearch-node/target
 
-tools: ## create the project's virtualenv (.venv/tools)
+tools: $(TOOLS) ## create the project's virtualenvs (.venv/tools, .venv/checkov)
 	@$(STACKCTL) tools
 
-deploy: tools ## build the function and apply infra/envs/local to the running stack
-	@$(PY) scripts/deploy.py apply
+deploy: tools ## build the functions and apply infra/envs/local to the running stack
+	@$(STACKCTL) deploy
 
 destroy: tools ## destroy what `make deploy` created
-	@$(PY) scripts/deploy.py destroy
+	@$(STACKCTL) destroy
 
 # The operator commands against the deployed system: `make reconcile ARGS="--repair"`.
-# Settings come from `make env` (the alias is the deployed INDEX_NAME); exit codes pass through.
-SYNC_CLI = set -a; eval "$$($(STACKCTL) env)"; set +a; \
-	INDEX_ALIAS="$${INDEX_ALIAS:-$$INDEX_NAME}" .venv/tools/bin/ddb-opensearch-sync
+# Settings come from `make env` (TABLE_NAME, INDEX_ALIAS, ...); exit codes pass through.
+SYNC_CLI = set -a; eval "$$($(STACKCTL) env)"; set +a; .venv/tools/bin/ddb-opensearch-sync
 
 backfill: tools ## load the deployed table into the index (ARGS="--resume" ...)
 	@$(SYNC_CLI) backfill $(ARGS)

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import stackctl
 from bench.common import ROOT
+from stackctl.processes import children_of, read_pid, rss_kib
+from stackctl.settings import Paths
 from tests.support.settings import DEPLOYED_VARIABLES
 
 __all__ = [
@@ -43,21 +44,12 @@ __all__ = [
 MAKE_TIMEOUT = 600.0
 
 
-def _rss_kib(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    match = re.search(r"VmRSS:\s+(\d+)", status)
-    return int(match.group(1)) if match else 0
-
-
 def stack_pids(state_dir: Path | None = None) -> dict[str, int]:
     """The pids in a native stack's pid files (none for compose, or a stack that is down)."""
-    paths = stackctl.Paths(state_dir.resolve()) if state_dir else stackctl.Paths.from_env()
+    paths = Paths(state_dir.resolve()) if state_dir else Paths.from_env()
     pids: dict[str, int] = {}
     for name in ("opensearch", "localstack"):
-        pid = stackctl.read_pid(paths.pid_file(name))
+        pid = read_pid(paths.pid_file(name))
         if pid is not None and Path(f"/proc/{pid}").exists():
             pids[name] = pid
     return pids
@@ -68,11 +60,11 @@ def process_memory(pids: dict[str, int]) -> dict[str, float]:
     memory: dict[str, float] = {}
     if "opensearch" in pids:
         pid = pids["opensearch"]
-        memory["opensearch"] = sum(_rss_kib(p) for p in [pid, *stackctl.children_of(pid)]) / 1024
+        memory["opensearch"] = sum(rss_kib(p) for p in [pid, *children_of(pid)]) / 1024
     if "localstack" in pids:
         pid = pids["localstack"]
-        memory["localstack"] = _rss_kib(pid) / 1024
-        memory["lambda_environments"] = sum(_rss_kib(p) for p in stackctl.children_of(pid)) / 1024
+        memory["localstack"] = rss_kib(pid) / 1024
+        memory["lambda_environments"] = sum(rss_kib(p) for p in children_of(pid)) / 1024
     return {k: round(v, 1) for k, v in memory.items()}
 
 
@@ -104,9 +96,7 @@ def process_cpu(pids: dict[str, int]) -> dict[str, float]:
         cpu["opensearch"] = _cpu_seconds(pids["opensearch"])
     if "localstack" in pids:
         cpu["localstack"] = _cpu_seconds(pids["localstack"])
-        cpu["lambda_environments"] = sum(
-            _cpu_seconds(p) for p in stackctl.children_of(pids["localstack"])
-        )
+        cpu["lambda_environments"] = sum(_cpu_seconds(p) for p in children_of(pids["localstack"]))
     # The benchmark itself: the in-process handler, the writers and pollers.
     cpu["bench_process"] = _cpu_seconds(os.getpid())
     return cpu
@@ -189,7 +179,7 @@ def _scratch_env(state: Path) -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         # The running stack's deployed names must not leak into the scratch stack.
-        if k not in DEPLOYED_VARIABLES and k != "TF_CLI_CONFIG_FILE"
+        if k not in DEPLOYED_VARIABLES
     }
     env.update(
         STACK="native",

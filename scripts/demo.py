@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -33,10 +32,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "stack"))
-
-import stackctl  # noqa: E402  (the stack's own settings and paths; stdlib only)
+import stackctl
 
 HTTP_TIMEOUT = 5.0  # seconds per request: a local stack answers in milliseconds
 SYNC_DEADLINE = 30.0  # seconds for one change to become searchable (normally one or two)
@@ -102,11 +98,8 @@ def make_env() -> dict[str, str]:
 
 
 def check_stack_up() -> None:
-    settings, paths = stackctl.load_settings(), stackctl.Paths.from_env()
-    stack = stackctl.NativeStack(settings, paths)  # its health checks are plain HTTP: any mode
-    down = [
-        f"{s.name} (port {s.port(settings)})" for s in stackctl.SERVICES if not stack.healthy(s)
-    ]
+    settings = stackctl.load_settings()
+    down = [f"{s.name} (port {s.port(settings)})" for s in stackctl.not_answering(settings)]
     if down:
         raise DemoError(f"the stack is not up ({', '.join(down)} not answering): run `make up`")
 
@@ -119,7 +112,7 @@ def load_settings() -> Settings:
     settings = Settings(
         api_url=env["API_URL"].rstrip("/"),
         table_name=env["TABLE_NAME"],
-        alias=env["INDEX_NAME"],
+        alias=env["INDEX_ALIAS"],
         opensearch_url=env["OPENSEARCH_URL"],
         aws_endpoint_url=env["AWS_ENDPOINT_URL"],
         region=env["AWS_DEFAULT_REGION"],

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.deployed
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def test_a_second_plan_shows_no_changes() -> None:
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "deploy.py"), "plan"],
+        [sys.executable, "-m", "stackctl", "plan"],
         capture_output=True,
         text=True,
         timeout=300,

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
+from stackctl.processes import running
 from tests.support.aws import Client, receive_until
 from tests.support.names import unique
 from tests.support.polling import eventually
-from tests.support.processes import alive
 
 pytestmark = [
     pytest.mark.stack,
@@ -260,12 +260,12 @@ def test_deleting_the_function_leaves_no_processes(
     )["FunctionName"]
     error, pids = invoke(lambda_client, name, {})
     assert error is None, pids
-    assert all(alive(pid) for pid in pids)
+    assert all(running(pid) for pid in pids)
 
     lambda_client.delete_function(FunctionName=name)
 
     eventually(
-        lambda: [pid for pid in pids if alive(pid)],
+        lambda: [pid for pid in pids if running(pid)],
         lambda running: not running,
         "the runtime and the process its handler started to end",
     )

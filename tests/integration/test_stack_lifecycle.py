@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from stackctl.processes import running
 from tests.support.polling import eventually
-from tests.support.processes import alive as pid_alive
 
-ROOT = Path(__file__).resolve().parents[2]
-STACKCTL = [sys.executable, str(ROOT / "stack" / "stackctl.py")]
+STACKCTL = [sys.executable, "-m", "stackctl"]
 
 
 def free_port() -> int:
@@ -100,7 +99,7 @@ def test_second_stack_survives_restarts_and_a_killed_node(second_stack_env):
 
         os.kill(pids["opensearch"], signal.SIGKILL)
         eventually(
-            lambda: pid_alive(pids["opensearch"]),
+            lambda: running(pids["opensearch"]),
             lambda alive: not alive,
             "the killed node to exit",
         )
@@ -116,7 +115,5 @@ def test_second_stack_survives_restarts_and_a_killed_node(second_stack_env):
         down = stackctl(env, "down")
     assert down.returncode == 0, down.stdout + down.stderr
     for pid in (pids["localstack"], new_node):
-        eventually(
-            lambda pid=pid: pid_alive(pid), lambda alive: not alive, f"process {pid} to stop"
-        )
+        eventually(lambda pid=pid: running(pid), lambda alive: not alive, f"process {pid} to stop")
     assert not list((state / "run").glob("*.pid"))

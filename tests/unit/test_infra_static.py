@@ -21,15 +21,14 @@ from typing import Any
 
 import pytest
 
+import stackctl
+
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 ENV_ROOTS = ["local", "aws"]
 CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"
 CHECKOV_FIX = "make tools"
 TFLOCAL = Path(sys.executable).parent / "tflocal"
-
-sys.path.insert(0, str(ROOT / "stack"))
-import stackctl  # noqa: E402  (the stack's settings helpers; stdlib only)
 
 
 def terraform_binary() -> str:
@@ -68,7 +67,7 @@ def infra_copy(tmp_path: Path) -> Path:
 @pytest.fixture()
 def tf_env(tmp_path: Path) -> dict[str, str]:
     """Terraform's environment: offline provider mirror (when there is one), data in tmp."""
-    cli_config = stackctl.terraform_cli_config(stackctl.Paths(tmp_path / "state"))
+    cli_config = stackctl.terraform_cli_config(tmp_path / "terraformrc")
     # tflocal reads <SERVICE>_ENDPOINT variables as service endpoints (`make env` exports
     # OPENSEARCH_ENDPOINT, the domain's URL): none of them is meant for Terraform.
     inherited = {k: v for k, v in os.environ.items() if not k.endswith("_ENDPOINT")}

@@ -1,0 +1,120 @@
+"""``stackctl``: bring the local stack up and down, deploy to it, print its settings.
+
+Two modes serve the same ports with the same settings (``stack.env``): ``native`` (host
+processes) and ``compose`` (``docker compose``). ``up`` picks ``compose`` when a Docker engine
+answers and ``native`` otherwise; ``STACK=...`` overrides. Every command is idempotent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+
+from stackctl import deploy
+from stackctl.bootstrap import StackError, say
+from stackctl.compose import ComposeStack, engine_answers
+from stackctl.native import NativeStack
+from stackctl.services import SERVICES
+from stackctl.settings import Paths, load_settings
+from stackctl.toolchain import ensure_checkov_venv, ensure_compose_cli
+
+STACK_COMMANDS = ["up", "down", "status", "env", "clean"]
+DEPLOY_COMMANDS = list(deploy.COMMANDS)
+TOOL_COMMANDS = ["tools", "compose-cli"]
+
+
+def chosen_mode(paths: Paths, for_up: bool) -> str:
+    """STACK wins; else the mode that is up; else (for `up`) compose if Docker answers."""
+    requested = os.environ.get("STACK", "").strip()
+    if requested and requested not in ("native", "compose"):
+        raise StackError(f"STACK={requested!r}: use STACK=native or STACK=compose.")
+    if requested:
+        return requested
+    if paths.mode_file.exists():
+        return paths.mode_file.read_text().strip()
+    if for_up:
+        return "compose" if engine_answers() else "native"
+    return "native"
+
+
+def make_stack(mode: str, settings: dict[str, str], paths: Paths) -> NativeStack | ComposeStack:
+    return NativeStack(settings, paths) if mode == "native" else ComposeStack(settings, paths)
+
+
+def env_values(settings: dict[str, str], paths: Paths, mode: str) -> dict[str, str]:
+    """Settings for tools and tests; the deployed names too while a deployment is current."""
+    values = {
+        "STACK_MODE": mode,
+        "AWS_ENDPOINT_URL": f"http://localhost:{settings['LOCALSTACK_PORT']}",
+        "OPENSEARCH_URL": f"http://localhost:{settings['OPENSEARCH_PORT']}",
+        "AWS_DEFAULT_REGION": settings["AWS_DEFAULT_REGION"],
+        # LocalStack accepts any credentials; fixed ones keep boto3 from looking elsewhere.
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+    return {**values, **deploy.deployed_values(settings, paths)}
+
+
+def print_env(settings: dict[str, str], paths: Paths, mode: str) -> None:
+    for key, value in env_values(settings, paths, mode).items():
+        print(f"export {key}={shlex.quote(value)}")
+
+
+def run_tools(command: str) -> int:
+    if command == "tools":
+        ensure_checkov_venv()  # .venv/tools itself is bootstrap.py's (it runs this command)
+    else:
+        print(shlex.join(ensure_compose_cli()))
+    return 0
+
+
+def run_stack(command: str, quiet: bool, settings: dict[str, str], paths: Paths) -> int:
+    mode = chosen_mode(paths, for_up=command == "up")
+    stack = make_stack(mode, settings, paths)
+    if command == "up":
+        say(f"mode {mode} (set STACK=native|compose to choose)")
+        stack.up()
+        say("up:")
+        stack.status()
+    elif command == "down":
+        stack.down()
+    elif command == "clean":
+        stack.down(volumes=True) if isinstance(stack, ComposeStack) else stack.down()
+        shutil.rmtree(paths.state, ignore_errors=True)
+        say(f"removed {paths.state}")
+    elif command == "status":
+        if quiet:
+            return 0 if all(stack.healthy(s) for s in SERVICES) else 1
+        return 0 if stack.status() else 1
+    elif command == "env":
+        print_env(settings, paths, mode)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="stackctl", description=__doc__.split("\n")[0])
+    parser.add_argument("command", choices=STACK_COMMANDS + DEPLOY_COMMANDS + TOOL_COMMANDS)
+    parser.add_argument("--quiet", action="store_true", help="status: exit code only")
+    args = parser.parse_args(argv)
+    paths = Paths.from_env()
+    try:
+        if args.command in TOOL_COMMANDS:
+            return run_tools(args.command)
+        settings = load_settings()
+        if args.command in DEPLOY_COMMANDS:
+            return deploy.run_command(args.command, settings, paths)
+        return run_stack(args.command, args.quiet, settings, paths)
+    except StackError as error:
+        print(f"stack: error: {error}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as error:
+        print(
+            f"stack: error: `{' '.join(map(str, error.cmd))}` failed with exit code "
+            f"{error.returncode}; its output is above.",
+            file=sys.stderr,
+        )
+        return 1
