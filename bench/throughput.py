@@ -61,12 +61,10 @@ BULK_MAX_BYTES = 5 * 1024 * 1024  # the function's default (settings.DEFAULT_BUL
 @dataclass(frozen=True)
 class ThroughputConfig:
     batch_sizes: tuple[int, ...] = (10, 100, 1000)
-    records: int = 6000
-    """Records per measurement for ours and the ceiling."""
+    records: int = 6000  # per measurement, for ours and the ceiling
+    # per measurement for the seed's way (refresh=True per record is slow)
     seed_records: int = 300
-    """Records per measurement for the seed's way (refresh=True per record is slow)."""
-    existing: int = 5000
-    """Books in the table (and the index) before the stream starts; loaded untimed."""
+    existing: int = 5000  # books in the table (and the index) before the stream; untimed
     runs: int = 7
     warmup_records: int = 1000
     seed: int = 20261127
