@@ -72,8 +72,12 @@ bench: up deploy ## run the benchmarks against the deployed stack (BENCH_ARGS=--
 	@set -a; eval "$$($(STACKCTL) env)"; set +a
 	$(PY) -m bench.run $(BENCH_ARGS)
 
-lint: tools ## ruff and terraform fmt
-	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && terraform fmt -check -recursive infra
+# fmt reads no CLI configuration; an empty one keeps it quiet where TF_CLI_CONFIG_FILE names a
+# missing file.
+TF_FMT := TF_CLI_CONFIG_FILE=/dev/null terraform fmt -recursive
 
-format: tools ## fix formatting
-	@$(PY) -m ruff format . && $(PY) -m ruff check --fix . && terraform fmt -recursive infra
+lint: tools ## check Python (ruff check, ruff format --check) and Terraform (terraform fmt -check)
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(TF_FMT) -check infra
+
+format: tools ## fix what `make lint` finds where it can (ruff format and --fix, terraform fmt)
+	@$(PY) -m ruff format . && $(PY) -m ruff check --fix . && $(TF_FMT) infra

@@ -10,7 +10,6 @@ search or operator code, the search function (``ddb_opensearch_sync.search.handl
 default ``build/search-function.zip``) no writer or sync code. The modules are found by
 tracing the handler's imports (stdlib `modulefinder`, static: lazy and ``TYPE_CHECKING``
 imports count too), which works because the subpackages' ``__init__`` files import nothing.
-``--function`` may be given more than once (with ``--out``): the zip then serves each of them.
 
 Entries are sorted and carry a fixed timestamp and fixed permissions, so Terraform's
 ``source_code_hash`` changes only when an input does.
@@ -69,11 +68,10 @@ def default_out(function: str) -> Path:
     return ROOT / "build" / f"{function}-function.zip"
 
 
-def package_files(functions: list[str]) -> list[Path]:
-    """The package's modules that the handlers of ``functions`` import, found by tracing."""
+def package_files(function: str) -> list[Path]:
+    """The package's modules that ``function``'s handler imports, found by tracing."""
     finder = modulefinder.ModuleFinder(path=[str(PACKAGE.parent)])  # the package alone
-    for function in functions:
-        finder.import_hook(HANDLERS[function])
+    finder.import_hook(HANDLERS[function])
     prefix = f"{PACKAGE.name}."
     files = {
         Path(module.__file__)
@@ -95,9 +93,9 @@ def dependencies_key() -> str:
     return digest(REQUIREMENTS.read_bytes(), "\n".join(PIP_OPTIONS).encode())
 
 
-def inputs_key(functions: list[str]) -> str:
+def inputs_key(function: str) -> str:
     chunks = [dependencies_key().encode(), Path(__file__).read_bytes()]
-    for path in package_files(functions):
+    for path in package_files(function):
         chunks += [path.relative_to(PACKAGE).as_posix().encode(), path.read_bytes()]
     return digest(*chunks)
 
@@ -135,7 +133,7 @@ def install_dependencies() -> Path:
     return target
 
 
-def zip_entries(deps: Path, functions: list[str]) -> list[tuple[str, Path]]:
+def zip_entries(deps: Path, function: str) -> list[tuple[str, Path]]:
     entries: list[tuple[str, Path]] = []
     for path in deps.rglob("*"):
         relative = path.relative_to(deps)
@@ -146,7 +144,7 @@ def zip_entries(deps: Path, functions: list[str]) -> list[tuple[str, Path]]:
             and path.suffix not in EXCLUDED_SUFFIXES
         ):
             entries.append((relative.as_posix(), path))
-    for path in package_files(functions):
+    for path in package_files(function):
         entries.append((f"{PACKAGE.name}/{path.relative_to(PACKAGE).as_posix()}", path))
     names = [name for name, _ in entries]
     if len(names) != len(set(names)):
@@ -167,14 +165,14 @@ def write_zip(entries: list[tuple[str, Path]], out: Path) -> None:
     os.replace(partial, out)
 
 
-def build(functions: list[str], out: Path, *, force: bool = False) -> bool:
-    """Build ``out`` for ``functions`` unless it is up to date; True if it was (re)built."""
-    key = inputs_key(functions)
+def build(function: str, out: Path, *, force: bool = False) -> bool:
+    """Build ``out`` for ``function`` unless it is up to date; True if it was (re)built."""
+    key = inputs_key(function)
     stamp = out.with_name(out.name + ".inputs")
     if not force and out.exists() and stamp.exists() and stamp.read_text().strip() == key:
         return False
     deps = install_dependencies()
-    write_zip(zip_entries(deps, functions), out)
+    write_zip(zip_entries(deps, function), out)
     stamp.write_text(key + "\n")
     return True
 
@@ -182,22 +180,15 @@ def build(functions: list[str], out: Path, *, force: bool = False) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--function",
-        action="append",
-        choices=sorted(HANDLERS),
-        required=True,
-        help="the function the zip is for (repeat, with --out, for one zip serving several)",
+        "--function", choices=sorted(HANDLERS), required=True, help="the function the zip is for"
     )
     parser.add_argument(
         "--out", type=Path, help="zip to write (default: build/<function>-function.zip)"
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if up to date")
     args = parser.parse_args()
-    functions = sorted(set(args.function))
-    if args.out is None and len(functions) > 1:
-        parser.error("a zip for several functions needs --out")
-    out = (args.out or default_out(functions[0])).resolve()
-    built = build(functions, out, force=args.force)
+    out = (args.out or default_out(args.function)).resolve()
+    built = build(args.function, out, force=args.force)
     data = out.read_bytes()
     state = "built" if built else "up to date"
     say(

@@ -24,7 +24,7 @@ if ! stackctl status --quiet; then
 fi
 
 echo "test: lint"
-"$PY" -m ruff check . || exit 1
+make --no-print-directory lint || exit 1
 echo "test: deploy"
 stackctl deploy || exit 1
 

@@ -49,6 +49,10 @@ def env_values(settings: dict[str, str], paths: Paths, mode: str) -> dict[str, s
     """Settings for tools and tests; the deployed names too while a deployment is current."""
     values = {
         "STACK_MODE": mode,
+        # The ports too, so that a stackctl command run from this environment (a test that
+        # deploys, say) finds the same stack when it runs on other ports than stack.env's.
+        "LOCALSTACK_PORT": settings["LOCALSTACK_PORT"],
+        "OPENSEARCH_PORT": settings["OPENSEARCH_PORT"],
         "AWS_ENDPOINT_URL": f"http://localhost:{settings['LOCALSTACK_PORT']}",
         "OPENSEARCH_URL": f"http://localhost:{settings['OPENSEARCH_PORT']}",
         "AWS_DEFAULT_REGION": settings["AWS_DEFAULT_REGION"],

@@ -313,7 +313,7 @@ def run_command(command: str, settings: dict[str, str], paths: Paths) -> int:
     """``stackctl deploy|destroy|plan``: check the stack, then run Terraform under the lock."""
     if shutil.which("terraform") is None:
         raise StackError(
-            "terraform not found on PATH: install Terraform >= 1.6 "
+            "terraform not found on PATH: install Terraform >= 1.5 "
             "(with the hashicorp/aws provider from the registry or a filesystem mirror)"
         )
     down = not_answering(settings)

@@ -39,9 +39,9 @@ def _names(out: Path) -> list[str]:
 def test_same_inputs_give_the_same_bytes(build_lambda, tmp_path: Path):
     first, second = tmp_path / "a" / "function.zip", tmp_path / "b" / "function.zip"
 
-    built_first = build_lambda.build(["sync"], first)
-    rebuilt = build_lambda.build(["sync"], first)
-    built_second = build_lambda.build(["sync"], second, force=True)
+    built_first = build_lambda.build("sync", first)
+    rebuilt = build_lambda.build("sync", first)
+    built_second = build_lambda.build("sync", second, force=True)
 
     assert (built_first, rebuilt, built_second) == (True, False, True)
     assert first.read_bytes() == second.read_bytes()
@@ -49,7 +49,7 @@ def test_same_inputs_give_the_same_bytes(build_lambda, tmp_path: Path):
 
 def test_zip_holds_the_package_and_pinned_runtime_deps_only(build_lambda, tmp_path: Path):
     out = tmp_path / "function.zip"
-    build_lambda.build(["sync"], out)
+    build_lambda.build("sync", out)
 
     with zipfile.ZipFile(out) as archive:
         infos = archive.infolist()
@@ -69,7 +69,7 @@ def test_zip_holds_the_package_and_pinned_runtime_deps_only(build_lambda, tmp_pa
 
 def test_the_sync_zip_carries_no_search_or_operator_code(build_lambda, tmp_path: Path):
     out = tmp_path / "sync-function.zip"
-    build_lambda.build(["sync"], out)
+    build_lambda.build("sync", out)
 
     package = {n for n in _names(out) if n.startswith("ddb_opensearch_sync/")}
 
@@ -88,7 +88,7 @@ def test_the_sync_zip_carries_no_search_or_operator_code(build_lambda, tmp_path:
 
 def test_the_search_zip_carries_no_writer_or_sync_code(build_lambda, tmp_path: Path):
     out = tmp_path / "search-function.zip"
-    build_lambda.build(["search"], out)
+    build_lambda.build("search", out)
 
     package = {n for n in _names(out) if n.startswith("ddb_opensearch_sync/")}
 
@@ -105,7 +105,7 @@ def test_the_search_zip_carries_no_writer_or_sync_code(build_lambda, tmp_path: P
 @pytest.mark.parametrize("function", ["sync", "search"])
 def test_each_handler_imports_from_its_unzipped_zip(build_lambda, tmp_path: Path, function: str):
     out = tmp_path / f"{function}-function.zip"
-    build_lambda.build([function], out)
+    build_lambda.build(function, out)
     unzipped = tmp_path / "unzipped"
     with zipfile.ZipFile(out) as archive:
         archive.extractall(unzipped)
@@ -140,9 +140,9 @@ def test_each_handler_imports_from_its_unzipped_zip(build_lambda, tmp_path: Path
 
 
 def test_inputs_key_is_stable_and_unambiguous(build_lambda):
-    key = build_lambda.inputs_key(["sync"])
+    key = build_lambda.inputs_key("sync")
 
-    assert key == build_lambda.inputs_key(["sync"])
-    assert key != build_lambda.inputs_key(["search"])
+    assert key == build_lambda.inputs_key("sync")
+    assert key != build_lambda.inputs_key("search")
     assert len(key) == 64
     assert build_lambda.digest(b"ab", b"c") != build_lambda.digest(b"a", b"bc")
