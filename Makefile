@@ -31,7 +31,7 @@ down: $(TOOLS) ## stop what `make up` started (keeps data)
 status: $(TOOLS) ## show each service, its port, pid and memory
 	@$(STACKCTL) status
 
-env: $(TOOLS) ## print shell-sourceable settings: eval "$$(make -s env)"
+env: $(TOOLS) ## print shell-sourceable settings: eval "$(make -s env)"
 	@$(STACKCTL) env
 
 clean: $(TOOLS) ## stop the stack and delete its data, logs and deployment state
