@@ -40,3 +40,13 @@ output "dlq_url" {
   description = "Dead-letter queue: metadata of batches the sync function gave up on"
   value       = module.system.dlq_url
 }
+
+output "opensearch_domain_arn" {
+  description = "ARN of the OpenSearch domain (for the admin principal's own policies)"
+  value       = module.system.opensearch_domain_arn
+}
+
+output "sync_function_role_arn" {
+  description = "ARN of the sync function's execution role"
+  value       = module.system.sync_function_role_arn
+}

@@ -9,3 +9,5 @@ output "opensearch_endpoint" { value = module.system.opensearch_endpoint }
 output "sync_function_name" { value = module.system.sync_function_name }
 output "search_function_name" { value = module.system.search_function_name }
 output "dlq_url" { value = module.system.dlq_url }
+output "opensearch_domain_arn" { value = module.system.opensearch_domain_arn }
+output "sync_function_role_arn" { value = module.system.sync_function_role_arn }

@@ -39,3 +39,13 @@ output "dlq_url" {
   description = "URL of the dead-letter queue (the event source mapping's on-failure destination)"
   value       = module.sync.dlq_url
 }
+
+output "opensearch_domain_arn" {
+  description = "ARN of the OpenSearch domain (for the admin principal's own policies)"
+  value       = module.search.domain_arn
+}
+
+output "sync_function_role_arn" {
+  description = "ARN of the sync function's execution role (the principal the domain admits beside the admin)"
+  value       = module.sync.role_arn
+}
