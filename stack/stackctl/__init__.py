@@ -15,7 +15,6 @@ Modules, one job each:
 
 from stackctl.bootstrap import ROOT, StackError, shown
 from stackctl.cli import chosen_mode, env_values, main
-from stackctl.compose import ComposeStack
 from stackctl.deploy import deployed_values
 from stackctl.native import NativeStack
 from stackctl.services import LOCALSTACK, OPENSEARCH, SERVICES, Service, healthy, not_answering
@@ -27,7 +26,6 @@ __all__ = [
     "OPENSEARCH",
     "ROOT",
     "SERVICES",
-    "ComposeStack",
     "NativeStack",
     "Paths",
     "Service",

@@ -13,14 +13,17 @@ import shlex
 import shutil
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 from stackctl import deploy
 from stackctl.bootstrap import StackError, say
-from stackctl.compose import ComposeStack, engine_answers
 from stackctl.native import NativeStack
 from stackctl.services import SERVICES
 from stackctl.settings import Paths, load_settings
 from stackctl.toolchain import ensure_checkov_venv, ensure_compose_cli
+
+if TYPE_CHECKING:
+    from stackctl.compose import ComposeStack
 
 STACK_COMMANDS = ["up", "down", "status", "env", "clean"]
 DEPLOY_COMMANDS = list(deploy.COMMANDS)
@@ -37,12 +40,18 @@ def chosen_mode(paths: Paths, for_up: bool) -> str:
     if paths.mode_file.exists():
         return paths.mode_file.read_text().strip()
     if for_up:
+        from stackctl.compose import engine_answers  # the Docker SDK: imported only when asked
+
         return "compose" if engine_answers() else "native"
     return "native"
 
 
 def make_stack(mode: str, settings: dict[str, str], paths: Paths) -> NativeStack | ComposeStack:
-    return NativeStack(settings, paths) if mode == "native" else ComposeStack(settings, paths)
+    if mode == "native":
+        return NativeStack(settings, paths)
+    from stackctl.compose import ComposeStack  # the Docker SDK: imported only in compose mode
+
+    return ComposeStack(settings, paths)
 
 
 def env_values(settings: dict[str, str], paths: Paths, mode: str) -> dict[str, str]:
