@@ -30,7 +30,7 @@ from typing import Any
 from bench.common import ROOT
 from stackctl.processes import children_of, read_pid, rss_kib
 from stackctl.settings import Paths
-from tests.support.settings import DEPLOYED_VARIABLES
+from tests.support.settings import DEPLOYED
 
 __all__ = [
     "MemorySampler",
@@ -179,7 +179,7 @@ def _scratch_env(state: Path) -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         # The running stack's deployed names must not leak into the scratch stack.
-        if k not in DEPLOYED_VARIABLES
+        if k not in DEPLOYED
     }
     env.update(
         STACK="native",

@@ -11,7 +11,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# The deployed system's names: the environment variable of each Terraform output.
+from stackctl.deploy import DEPLOYED_NAMES as DEPLOYED
+
+# The deployed system's names: `make deploy` maps each Terraform output of the local root to
+# the variable of the same name upper-cased (stackctl.deploy owns the list).
 API_URL = "API_URL"
 TABLE_NAME = "TABLE_NAME"
 TABLE_STREAM_ARN = "TABLE_STREAM_ARN"
@@ -20,19 +23,6 @@ OPENSEARCH_ENDPOINT = "OPENSEARCH_ENDPOINT"
 SYNC_FUNCTION_NAME = "SYNC_FUNCTION_NAME"
 SEARCH_FUNCTION_NAME = "SEARCH_FUNCTION_NAME"
 DLQ_URL = "DLQ_URL"
-DEPLOYED = (
-    API_URL,
-    TABLE_NAME,
-    TABLE_STREAM_ARN,
-    INDEX_ALIAS,
-    OPENSEARCH_ENDPOINT,
-    SYNC_FUNCTION_NAME,
-    SEARCH_FUNCTION_NAME,
-    DLQ_URL,
-)
-
-DEPLOYED_VARIABLES = frozenset(DEPLOYED)
-"""Every variable that names something deployed (a scratch stack must not inherit them)."""
 
 MAKE_ENV_HINT = 'run `make deploy`, then `set -a; eval "$(make -s env)"; set +a`'
 
