@@ -218,9 +218,10 @@ def function_zip(function: str) -> Path:
 
 def build_functions() -> None:
     for function in FUNCTIONS:
+        build = [sys.executable, str(ROOT / "scripts" / "build_lambda.py")]
+        # --out: the path Terraform is given (function_zip) is the one built.
         subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "build_lambda.py"), "--function", function],
-            check=True,
+            [*build, "--function", function, "--out", str(function_zip(function))], check=True
         )
 
 
