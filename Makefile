@@ -19,7 +19,7 @@ PY := .venv/tools/bin/python
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(TOOLS): pyproject.toml stack/pyproject.toml stack/stackctl/bootstrap.py
+$(TOOLS): pyproject.toml stack/pyproject.toml console/pyproject.toml stack/stackctl/bootstrap.py
 	@python3 stack/stackctl/bootstrap.py
 
 up: $(TOOLS) ## start LocalStack and OpenSearch, wait until healthy (installs what it needs on first use)

@@ -25,9 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV_DIR = ROOT / ".venv"
 TOOLS_VENV = VENV_DIR / "tools"
 TOOLS_PYTHONS = ("3.12", "3.13", "3.11")  # 3.12 first: it is the Lambda runtime's version
-# The project (with its dev and bench extras) and this stack package, both editable.
-TOOLS_PIP_ARGS = ["-e", "./stack", "-e", ".[dev,bench]"]  # pip runs in ROOT
-TOOLS_INPUTS = [ROOT / "pyproject.toml", ROOT / "stack" / "pyproject.toml"]
+# The project (with its dev and bench extras), this stack package and the console, all editable.
+TOOLS_PIP_ARGS = ["-e", "./stack", "-e", ".[dev,bench]", "-e", "./console"]  # pip runs in ROOT
+TOOLS_INPUTS = [
+    ROOT / "pyproject.toml",
+    ROOT / "stack" / "pyproject.toml",
+    ROOT / "console" / "pyproject.toml",
+]
 
 
 class StackError(Exception):

@@ -2,7 +2,9 @@
 
 Two modes serve the same ports with the same settings (``stack.env``): ``native`` (host
 processes) and ``compose`` (``docker compose``). ``up`` picks ``compose`` when a Docker engine
-answers and ``native`` otherwise; ``STACK=...`` overrides. Every command is idempotent.
+answers and ``native`` otherwise; ``STACK=...`` overrides. In both modes ``up`` and ``deploy``
+also start the sync console, a host process (``stackctl.console``). Every command is
+idempotent.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from typing import TYPE_CHECKING
 
 from stackctl import deploy
 from stackctl.bootstrap import StackError, say
+from stackctl.console import ConsoleProcess, console_url
 from stackctl.native import NativeStack
 from stackctl.services import SERVICES
 from stackctl.settings import Paths, load_settings
-from stackctl.toolchain import ensure_checkov_venv, ensure_compose_cli
+from stackctl.toolchain import ensure_checkov_venv, ensure_chromium, ensure_compose_cli
 
 if TYPE_CHECKING:
     from stackctl.compose import ComposeStack
@@ -64,6 +67,8 @@ def env_values(settings: dict[str, str], paths: Paths, mode: str) -> dict[str, s
         "OPENSEARCH_PORT": settings["OPENSEARCH_PORT"],
         "AWS_ENDPOINT_URL": f"http://localhost:{settings['LOCALSTACK_PORT']}",
         "OPENSEARCH_URL": f"http://localhost:{settings['OPENSEARCH_PORT']}",
+        "CONSOLE_PORT": settings["CONSOLE_PORT"],
+        "CONSOLE_URL": console_url(settings),
         "AWS_DEFAULT_REGION": settings["AWS_DEFAULT_REGION"],
         # LocalStack accepts any credentials; fixed ones keep boto3 from looking elsewhere.
         "AWS_ACCESS_KEY_ID": "test",
@@ -80,6 +85,7 @@ def print_env(settings: dict[str, str], paths: Paths, mode: str) -> None:
 def run_tools(command: str) -> int:
     if command == "tools":
         ensure_checkov_venv()  # .venv/tools itself is bootstrap.py's (it runs this command)
+        ensure_chromium()  # for the console's browser test
     else:
         print(shlex.join(ensure_compose_cli()))
     return 0
@@ -88,21 +94,28 @@ def run_tools(command: str) -> int:
 def run_stack(command: str, quiet: bool, settings: dict[str, str], paths: Paths) -> int:
     mode = chosen_mode(paths, for_up=command == "up")
     stack = make_stack(mode, settings, paths)
+    console = ConsoleProcess(settings, paths)
     if command == "up":
         say(f"mode {mode} (set STACK=native|compose to choose)")
+        console.check_port()  # every port before anything starts
         stack.up()
+        console.up()
         say("up:")
         stack.status()
+        console.status()
     elif command == "down":
+        console.down()
         stack.down()
     elif command == "clean":
+        console.down()
         stack.down(volumes=True) if isinstance(stack, ComposeStack) else stack.down()
         shutil.rmtree(paths.state, ignore_errors=True)
         say(f"removed {paths.state}")
     elif command == "status":
         if quiet:
             return 0 if all(stack.healthy(s) for s in SERVICES) else 1
-        return 0 if stack.status() else 1
+        stack_ok = stack.status()
+        return 0 if console.status() and stack_ok else 1
     elif command == "env":
         print_env(settings, paths, mode)
     return 0
@@ -119,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
             return run_tools(args.command)
         settings = load_settings()
         if args.command in DEPLOY_COMMANDS:
-            return deploy.run_command(args.command, settings, paths)
+            code = deploy.run_command(args.command, settings, paths)
+            if args.command == "deploy" and code == 0:
+                ConsoleProcess(settings, paths).up()  # `make deploy` alone brings it up too
+                say(f"console: {console_url(settings)}")
+            return code
         return run_stack(args.command, args.quiet, settings, paths)
     except StackError as error:
         print(f"stack: error: {error}", file=sys.stderr)
