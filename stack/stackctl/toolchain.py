@@ -1,5 +1,5 @@
 """What the stack needs installed: virtualenvs, the OpenSearch node's Maven build, checkov,
-Terraform's CLI configuration and the Compose CLI.
+Terraform's CLI configuration, the Compose CLI and Chromium (the console's browser test).
 
 Each step stamps its inputs and does nothing while they are unchanged.
 """
@@ -38,6 +38,9 @@ CHECKOV_VERSION = "3.3.30"
 
 COMPOSE_VERSION = "v2.29.7"
 GO = "/usr/local/go/bin/go"
+# The console's browser test drives Debian's Chromium: Playwright's own browser download is not
+# reachable here, Debian's package is.
+CHROMIUM = Path("/usr/bin/chromium")
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ddb-opensearch-sync"
 
 
@@ -211,3 +214,28 @@ def ensure_compose_cli() -> list[str]:
     (gobin / "cmd").rename(binary)  # go names the binary after the package folder
     gobin.rmdir()
     return [str(binary)]
+
+
+def ensure_chromium() -> Path:
+    """Debian's Chromium, installed with apt when missing (the browser test drives it).
+
+    Idempotent: nothing happens when ``/usr/bin/chromium`` is there. apt needs root; anyone
+    else is told the one command to run.
+    """
+    if CHROMIUM.exists():
+        return CHROMIUM
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise StackError(
+            f"Chromium not found at {CHROMIUM} (the console's browser test needs it): run "
+            f"`sudo {' '.join(install)}` (Debian's package), then rerun."
+        )
+    say("installing Chromium from Debian's packages (once, about a minute) ...")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    try:
+        run(install, env=env)
+    except StackError:
+        # A fresh machine may have no package lists yet: fetch them, then try once more.
+        run(["apt-get", "update"], env=env)
+        run(install, env=env)
+    return CHROMIUM
