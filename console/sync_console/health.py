@@ -23,6 +23,8 @@ def _probe(name: str, probe: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     try:
         return {"name": name, "up": True, **probe()}
     # Any failure means "down", shown with its cause; it must not hide the other parts.
+    except requests.ConnectionError:
+        return {"name": name, "up": False, "detail": "not answering"}
     except Exception as error:
         return {"name": name, "up": False, "detail": f"{type(error).__name__}: {error}"[:300]}
 
