@@ -186,6 +186,7 @@ def _scratch_env(state: Path) -> dict[str, str]:
         STACK_STATE_DIR=str(state),
         LOCALSTACK_PORT=str(_free_port()),
         OPENSEARCH_PORT=str(_free_port()),
+        CONSOLE_PORT=str(_free_port()),
     )
     return env
 

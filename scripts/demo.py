@@ -449,6 +449,17 @@ def fails_loudly(console: Console) -> Iterator[None]:
         raise SystemExit(130) from None
 
 
+def point_at_console(console: Console) -> None:
+    """End where a newcomer goes next: the console that shows the same sync in a browser."""
+    url = make_env().get("CONSOLE_URL")
+    if url:
+        console.print()
+        console.print(
+            f"[bold]Watch the sync in your browser:[/] {escape(url)} (books, search, both "
+            "sides of a book, a live feed of each write's lag, dead letters, reconcile)."
+        )
+
+
 def main() -> int:
     console = make_console()
     errors = Console(stderr=True, emoji=False)
@@ -464,6 +475,7 @@ def main() -> int:
         f"Removed the {removed} remaining book(s) of this run. Demo finished in "
         f"{time.monotonic() - began:.1f} s."
     )
+    point_at_console(console)
     return 0
 
 

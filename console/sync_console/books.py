@@ -8,7 +8,6 @@ to the session here and nowhere else.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -32,18 +31,8 @@ class ApiAnswer:
 
 
 class BooksApi:
-    """One HTTP session per thread (requests' sessions are not thread-safe; Starlette runs
-    each request of the console in a pool thread)."""
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    @property
-    def http(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
+    """The API's operations as the page calls them. A request each (no shared session: the
+    console serves one person, and Starlette runs requests in several threads)."""
 
     def call(
         self,
@@ -59,7 +48,7 @@ class BooksApi:
             # Spaces as %20: API Gateway passes "+" through as a plus sign.
             url += "?" + urlencode(params, quote_via=quote)
         began = time.perf_counter()
-        response = self.http.request(method, url, json=body, timeout=TIMEOUT_S)
+        response = requests.request(method, url, json=body, timeout=TIMEOUT_S)
         elapsed_ms = round((time.perf_counter() - began) * 1000, 1)
         try:
             answer = response.json() if response.content else None

@@ -43,6 +43,12 @@ class Deployment:
     opensearch_url: str
     region: str
 
+    def __post_init__(self) -> None:
+        # The names the console uses most, checked once: a deployment lacking one is broken.
+        for name in ("API_URL", "TABLE_NAME", "INDEX_ALIAS", "DLQ_URL"):
+            if not self.names.get(name):
+                raise NotReady(f"The deployment names no {name}.", "make deploy")
+
     @property
     def api_url(self) -> str:
         return self.names["API_URL"].rstrip("/")

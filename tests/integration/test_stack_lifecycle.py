@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from stackctl.processes import running
 from tests.support.polling import eventually
@@ -42,6 +43,7 @@ def second_stack_env(tmp_path: Path) -> dict[str, str]:
         "STACK_STATE_DIR": str(tmp_path / "state"),
         "LOCALSTACK_PORT": str(free_port()),
         "OPENSEARCH_PORT": str(free_port()),
+        "CONSOLE_PORT": str(free_port()),
         "OPENSEARCH_HEAP": "256m",
     }
 
@@ -55,12 +57,13 @@ def listener() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_a_taken_port_is_a_clear_error_naming_its_owner(second_stack_env, listener):
-    env = {**second_stack_env, "OPENSEARCH_PORT": str(listener)}
+@pytest.mark.parametrize("setting", ["OPENSEARCH_PORT", "CONSOLE_PORT"])
+def test_a_taken_port_is_a_clear_error_naming_its_owner(second_stack_env, listener, setting):
+    env = {**second_stack_env, setting: str(listener)}
     result = stackctl(env, "up", timeout=60)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"port {listener} is taken by pid {os.getpid()}" in result.stderr
-    assert "OPENSEARCH_PORT=<free port>" in result.stderr
+    assert f"{setting}=<free port>" in result.stderr
     assert not list(Path(env["STACK_STATE_DIR"]).glob("run/*.pid")), "nothing may be started"
 
 
@@ -90,8 +93,12 @@ def test_second_stack_survives_restarts_and_a_killed_node(second_stack_env):
         up = stackctl(env, "up")
         assert up.returncode == 0, up.stdout + up.stderr
         pids = {
-            s: int((state / "run" / f"{s}.pid").read_text()) for s in ("opensearch", "localstack")
+            s: int((state / "run" / f"{s}.pid").read_text())
+            for s in ("opensearch", "localstack", "console")
         }
+        console = f"http://127.0.0.1:{env['CONSOLE_PORT']}/api/health"
+        health = requests.get(console, timeout=30).json()
+        assert health["fix"] == "make deploy", "the second stack's console reads its own state"
 
         again = stackctl(env, "up")
         assert again.returncode == 0, again.stdout + again.stderr
@@ -114,6 +121,6 @@ def test_second_stack_survives_restarts_and_a_killed_node(second_stack_env):
     finally:
         down = stackctl(env, "down")
     assert down.returncode == 0, down.stdout + down.stderr
-    for pid in (pids["localstack"], new_node):
+    for pid in (pids["localstack"], pids["console"], new_node):
         eventually(lambda pid=pid: running(pid), lambda alive: not alive, f"process {pid} to stop")
     assert not list((state / "run").glob("*.pid"))

@@ -1,0 +1,158 @@
+"""The sync console in a real browser (headless Debian Chromium driven by Playwright), against
+the deployed local system: a book made through the page's form goes through the REST API, the
+table, the stream and the function into the index, where the page shows it and a search finds
+it; deleting it through the page takes it out of both.
+
+The screenshot it saves (``build/console.png``) is the one the README shows
+(``docs/console.png`` is a copy).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import requests
+from playwright.sync_api import Page, expect
+
+import stackctl
+from tests.support.aws import receive_until
+from tests.support.polling import eventually
+
+pytestmark = pytest.mark.deployed
+
+SYNC_TIMEOUT_MS = 30_000  # one change normally becomes searchable in one or two seconds
+RECONCILE_TIMEOUT_MS = 120_000  # a whole-table reconcile: seconds here
+SCREENSHOT = stackctl.ROOT / "build" / "console.png"
+
+
+def test_a_book_made_in_the_page_is_indexed_found_and_deleted(page: Page, console_url, marker):
+    title = f"Console check {marker}"
+    page.goto(console_url)
+    expect(page.locator("#health")).to_contain_text("sync function")
+    expect(page.locator("#banner")).to_be_hidden()
+
+    # exact=True: the books listed carry aria-labels with their titles ("View <title>").
+    page.get_by_label("Title", exact=True).fill(title)
+    page.get_by_label("Author", exact=True).fill("Ada Tester")
+    page.get_by_label("Year", exact=True).fill("1999")
+    page.locator("#tags").fill(f"console, {marker}")
+    page.get_by_label("Summary", exact=True).fill(f"A book the browser test wrote ({marker}).")
+    page.get_by_role("button", name="Create").click()
+
+    created = page.locator("#feed tbody tr").first
+    expect(created).to_contain_text("create")
+    expect(created).to_have_attribute("data-searchable", "yes", timeout=SYNC_TIMEOUT_MS)
+    expect(created.locator("td").nth(3)).to_have_text(re.compile(r"^\d+\.\d\d s$"))
+    expect(created.locator("td").nth(4)).to_have_text(re.compile(r"^\d+\.\d\d s$"))
+    # Both sides of the chosen book: the typed item and the document with its bookkeeping.
+    expect(page.locator("#item-json")).to_contain_text(f'"S": "{title}"')
+    document = page.locator("#document-json")
+    expect(document).to_contain_text(f'"title": "{title}"')
+    expect(document).to_contain_text('"_sync"')
+    expect(page.locator("#sides-status")).to_contain_text("table and index agree")
+
+    page.get_by_label("Words", exact=True).fill(marker)
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#results")).to_contain_text(title)
+    expect(page.locator("#results mark").first).to_have_text(marker)
+    expect(page.locator("#facets")).to_contain_text("1990s (1)")
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    deleted = page.locator("#feed tbody tr").first
+    expect(deleted).to_contain_text("delete")
+    expect(deleted).to_have_attribute("data-searchable", "yes", timeout=SYNC_TIMEOUT_MS)
+    expect(page.locator("#item-json")).to_contain_text("no item")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.locator("#search-summary")).to_have_text("0 book(s) match.")
+
+
+def test_a_record_the_index_rejects_is_readable_in_the_dead_letter_panel(
+    page: Page, console_url, marker, dynamodb_client, table_name, sqs_client, dlq_url
+):
+    # Written beside the API (which validates years): the index maps year as an integer.
+    book_id = f"console-{marker}"
+    item = {"book_id": {"S": book_id}, "title": {"S": marker}, "year": {"S": "nineteen"}}
+    dynamodb_client.put_item(TableName=table_name, Item=item)
+    try:
+        page.goto(console_url)
+        letter = page.locator(".letter", has_text=book_id)
+
+        def refreshed_count() -> int:
+            with page.expect_response("**/api/deadletters"):
+                page.locator("#dlq-refresh").click()
+            return letter.count()
+
+        eventually(refreshed_count, lambda n: n == 1, "the dead letter in the page", 60, 0.5)
+        expect(letter.locator("h3")).to_have_text(f"rejected_document · {book_id}")
+        expect(letter).to_contain_text("year")
+        letter.get_by_text("The record").click()
+        expect(letter.locator("details pre")).to_contain_text('"nineteen"')
+        expect(letter.locator("details pre")).to_be_visible()
+    finally:
+        dynamodb_client.delete_item(TableName=table_name, Key={"book_id": {"S": book_id}})
+        # Take this test's message out of the queue (nothing else writes to it in tests).
+        receive_until(
+            sqs_client, dlq_url, lambda got: any(book_id in json.dumps(m) for m in got), book_id
+        )
+
+
+def test_reconcile_in_the_page_finds_a_missing_document_and_repairs_it(
+    page: Page, console_url, marker, books_api, opensearch_client, index_alias
+):
+    book_id = books_api.create_ok({"title": f"Drift {marker}", "author": "Reconcile Tester"})
+    try:
+        eventually(lambda: sides(console_url, book_id), lambda s: s["in_sync"], "the book indexed")
+        # Behind the sync's back: the document goes, the item stays.
+        opensearch_client.delete(index=index_alias, id=book_id, refresh=True)
+        page.goto(console_url)
+
+        page.get_by_role("button", name="Compare", exact=True).click()
+        row = page.locator("#drift tbody tr", has_text=book_id)
+        expect(row).to_contain_text("missing", timeout=RECONCILE_TIMEOUT_MS)
+        expect(page.locator("#reconcile-summary")).to_contain_text("Drift.")
+
+        page.get_by_role("button", name="Compare and repair").click()
+        summary = page.locator("#reconcile-summary")
+        expect(summary).to_contain_text("Repair:", timeout=RECONCILE_TIMEOUT_MS)
+        assert sides(console_url, book_id)["in_sync"], summary.text_content()
+    finally:
+        books_api.delete_ok(book_id)
+
+
+def sides(console_url: str, book_id: str) -> dict:
+    return requests.get(f"{console_url}api/sides/{book_id}", timeout=30).json()
+
+
+def test_the_page_says_when_nothing_is_deployed_and_what_to_run(page: Page, own_console):
+    url = own_console()  # an empty state folder: no deployment recorded
+    page.goto(url)
+    expect(page.locator("#banner")).to_be_visible()
+    expect(page.locator("#banner-problem")).to_have_text("Nothing is deployed to this stack.")
+    expect(page.locator("#banner-fix")).to_have_text("make deploy")
+    expect(page.locator("#health")).to_contain_text("opensearch")
+
+
+def test_the_api_says_when_the_stack_is_down_and_what_to_run(own_console):
+    url = own_console(LOCALSTACK_PORT="1", OPENSEARCH_PORT="1")  # nothing listens on port 1
+    health = requests.get(f"{url}api/health", timeout=30).json()
+    books = requests.get(f"{url}api/books", timeout=30)
+
+    assert [s["up"] for s in health["services"]] == [False, False]
+    assert health["fix"] == "make up"
+    assert books.status_code == 503
+    assert books.json()["fix"] == "make up"
+    assert books.json()["problem"].startswith("The stack is not up: opensearch (port 1)")
+
+
+def test_the_readme_shows_a_screenshot_of_the_console() -> None:
+    readme = (stackctl.ROOT / "README.md").read_text()
+    committed = stackctl.ROOT / "docs" / "console.png"
+
+    assert "docs/console.png" in readme
+    assert committed.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
