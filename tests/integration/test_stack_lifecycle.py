@@ -86,6 +86,18 @@ def test_down_when_nothing_runs_is_harmless(second_stack_env):
     assert "not running" in second.stdout
 
 
+def test_clean_when_nothing_runs_deletes_the_state_folder(second_stack_env):
+    state = Path(second_stack_env["STACK_STATE_DIR"])
+    (state / "logs").mkdir(parents=True)
+    (state / "logs" / "console.log").write_text("an old log\n")
+
+    result = stackctl(second_stack_env, "clean")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "console: not running" in result.stdout
+    assert not state.exists()
+
+
 def test_second_stack_survives_restarts_and_a_killed_node(second_stack_env):
     env = second_stack_env
     state = Path(env["STACK_STATE_DIR"])
