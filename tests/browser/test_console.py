@@ -1,7 +1,8 @@
 """The sync console in a real browser (headless Debian Chromium driven by Playwright), against
 the deployed local system: a book made through the page's form goes through the REST API, the
-table, the stream and the function into the index, where the page shows it and a search finds
-it; deleting it through the page takes it out of both.
+table, the stream and the function into the index, where the page shows it; edited with the
+keyboard, the new title reaches the index and a search finds it; deleting it through the page
+takes it out of both.
 
 The screenshot it saves (``build/console.png``) is the one the README shows
 (``docs/console.png`` is a copy).
@@ -27,7 +28,9 @@ RECONCILE_TIMEOUT_MS = 120_000  # a whole-table reconcile: seconds here
 SCREENSHOT = stackctl.ROOT / "build" / "console.png"
 
 
-def test_a_book_made_in_the_page_is_indexed_found_and_deleted(page: Page, console_url, marker):
+def test_a_book_made_in_the_page_is_indexed_edited_found_and_deleted(
+    page: Page, console_url, marker
+):
     title = f"Console check {marker}"
     page.goto(console_url)
     expect(page.locator("#health")).to_contain_text("sync function")
@@ -39,7 +42,7 @@ def test_a_book_made_in_the_page_is_indexed_found_and_deleted(page: Page, consol
     page.get_by_label("Year", exact=True).fill("1999")
     page.locator("#tags").fill(f"console, {marker}")
     page.get_by_label("Summary", exact=True).fill(f"A book the browser test wrote ({marker}).")
-    page.get_by_role("button", name="Create").click()
+    page.get_by_label("Author", exact=True).press("Enter")  # the keyboard submits the form
 
     created = page.locator("#feed tbody tr").first
     expect(created).to_contain_text("create")
@@ -53,9 +56,23 @@ def test_a_book_made_in_the_page_is_indexed_found_and_deleted(page: Page, consol
     expect(document).to_contain_text('"_sync"')
     expect(page.locator("#sides-status")).to_contain_text("table and index agree")
 
+    # Edit, with the keyboard only: the chosen book's Edit button fills the form.
+    page.locator("#sides-edit").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Title", exact=True)).to_be_focused()
+    expect(page.get_by_label("Title", exact=True)).to_have_value(title)
+    page.keyboard.press("End")
+    page.keyboard.type(" (revised)")
+    page.keyboard.press("Enter")
+    updated = page.locator("#feed tbody tr").first
+    expect(updated).to_contain_text("update")
+    expect(updated).to_have_attribute("data-searchable", "yes", timeout=SYNC_TIMEOUT_MS)
+    expect(document).to_contain_text(f'"title": "{title} (revised)"')
+    expect(document).to_contain_text('"event": "MODIFY"')
+
     page.get_by_label("Words", exact=True).fill(marker)
     page.get_by_role("button", name="Search", exact=True).click()
-    expect(page.locator("#results")).to_contain_text(title)
+    expect(page.locator("#results")).to_contain_text(f"{title} (revised)")
     expect(page.locator("#results mark").first).to_have_text(marker)
     expect(page.locator("#facets")).to_contain_text("1990s (1)")
 

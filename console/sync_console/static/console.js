@@ -48,7 +48,7 @@ const api = (method, path, body) => call(method, `/api/books${path}`, body);
 
 function apiMessage(answer) {
   const body = answer.body;
-  const message = body && typeof body === "object" ? body.message : body;
+  const message = String((body && typeof body === "object" ? body.message : body) ?? "").slice(0, 200);
   return `the API answered ${answer.status}${message ? `: ${message}` : ""}`;
 }
 
@@ -104,10 +104,13 @@ let nextToken = null;
 async function loadBooks(more = false) {
   const query = more && nextToken ? `?limit=50&next_token=${encodeURIComponent(nextToken)}` : "?limit=50";
   const answer = await api("GET", query);
-  if (answer.status !== 200) {
-    $("#form-message").textContent = `Listing books failed: ${apiMessage(answer)}`;
+  // Not a page of books: an error, or a body the list's template could not render as JSON
+  // (an item written beside the API that lacks a field the template expects).
+  if (answer.status !== 200 || !Array.isArray(answer.body?.items)) {
+    $("#books-message").textContent = `Listing books failed: ${apiMessage(answer)}`;
     return;
   }
+  $("#books-message").textContent = "";
   const rows = answer.body.items.map(bookRow);
   if (more) $("#books tbody").append(...rows);
   else $("#books tbody").replaceChildren(...rows);
