@@ -39,9 +39,7 @@ class Deployment:
     """The deployed names (``make env`` prints them) and clients for the parts they name."""
 
     names: dict[str, str]
-    aws_endpoint_url: str
-    opensearch_url: str
-    region: str
+    system: System  # where the stack is (endpoints, region)
 
     def __post_init__(self) -> None:
         # The names the console uses most, checked once: a deployment lacking one is broken.
@@ -63,7 +61,10 @@ class Deployment:
 
     def aws(self, service: str) -> Any:
         return boto3.client(
-            service, endpoint_url=self.aws_endpoint_url, region_name=self.region, **CREDENTIALS
+            service,
+            endpoint_url=self.system.aws_endpoint_url,
+            region_name=self.system.settings["AWS_DEFAULT_REGION"],
+            **CREDENTIALS,
         )
 
     @cached_property
@@ -73,7 +74,7 @@ class Deployment:
     @cached_property
     def index(self) -> OpenSearch:
         """The stack's node, read with exact numbers (as reconcile compares documents)."""
-        return make_client(self.opensearch_url, exact_numbers=True, timeout=30)
+        return make_client(self.system.opensearch_url, exact_numbers=True, timeout=30)
 
     @cached_property
     def table(self) -> TableInfo:
@@ -126,9 +127,4 @@ class System:
         previous = self._deployment
         if previous is not None and previous.names == names:
             return previous  # keep its clients
-        return Deployment(
-            names=names,
-            aws_endpoint_url=self.aws_endpoint_url,
-            opensearch_url=self.opensearch_url,
-            region=self.settings["AWS_DEFAULT_REGION"],
-        )
+        return Deployment(names=names, system=self)

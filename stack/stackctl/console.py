@@ -12,20 +12,12 @@ free port before it starts, and listens on loopback only.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 import urllib.error
 
+from stackctl import processes
 from stackctl.bootstrap import StackError, say, shown
-from stackctl.processes import (
-    check_port_free,
-    log_tail,
-    process_alive,
-    read_pid,
-    rss_mib,
-    stop_process_group,
-)
 from stackctl.services import Service, http_get_json
 from stackctl.settings import Paths
 
@@ -55,8 +47,8 @@ class ConsoleProcess:
 
     def pid(self) -> int | None:
         """The pid of our running console; a stale pid file is removed with a note."""
-        pid = read_pid(self.pid_file)
-        if pid is None or process_alive(pid, CONSOLE.marker):
+        pid = processes.read_pid(self.pid_file)
+        if pid is None or processes.process_alive(pid, CONSOLE.marker):
             return pid
         say(f"console: removing stale pid file (process {pid} is gone or not ours)")
         self.pid_file.unlink(missing_ok=True)
@@ -65,7 +57,7 @@ class ConsoleProcess:
     def check_port(self) -> None:
         """Before anything starts: a console to start needs its port free."""
         if self.pid() is None:
-            check_port_free(CONSOLE.port(self.settings), CONSOLE.port_setting)
+            processes.check_port_free(CONSOLE.port(self.settings), CONSOLE.port_setting)
 
     def up(self) -> None:
         """Start the console unless it runs; wait until it answers."""
@@ -77,7 +69,7 @@ class ConsoleProcess:
             if self.pid() is None or time.monotonic() > deadline:
                 raise StackError(
                     f"the console did not start; last lines of {shown(self.log)}:\n"
-                    f"{log_tail(self.log)}"
+                    f"{processes.log_tail(self.log)}"
                 )
             time.sleep(0.2)
 
@@ -88,27 +80,16 @@ class ConsoleProcess:
         # The stack's settings and state folder, so it reads this stack's deployment.
         env = {**os.environ, **self.settings, "STACK_STATE_DIR": str(self.paths.state)}
         argv = [sys.executable, "-m", CONSOLE.marker, "--port", port]
-        with self.log.open("ab") as out:
-            out.write(f"\n=== started {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
-            out.flush()
-            # A session of its own: `down` signals its process group.
-            process = subprocess.Popen(
-                argv,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        self.pid_file.write_text(f"{process.pid}\n")
-        say(f"console: started (pid {process.pid}, log {shown(self.log)})")
+        processes.start_service(
+            CONSOLE.name, argv, env, self.log, self.pid_file, cwd=self.paths.state
+        )
 
     def down(self) -> None:
         pid = self.pid()
         if pid is None:
             say("console: not running")
             return
-        stop_process_group(pid, CONSOLE.name)
+        processes.stop_process_group(pid, CONSOLE.name)
         self.pid_file.unlink(missing_ok=True)
 
     def status(self) -> bool:
@@ -119,7 +100,7 @@ class ConsoleProcess:
             state, ok = "stopped", False
         elif answers(self.settings):
             url = console_url(self.settings)
-            state, ok = f"healthy  (pid {pid}, rss {rss_mib(pid)} MiB) {url}", True
+            state, ok = f"healthy  (pid {pid}, rss {processes.rss_mib(pid)} MiB) {url}", True
         else:
             state, ok = f"starting or unhealthy (pid {pid})", False
         print(f"{CONSOLE.name:<11} :{port:<6} {state}")

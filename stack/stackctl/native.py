@@ -4,18 +4,18 @@ and Lambda) and OpenSearch as a host JVM process built from Maven Central."""
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 
 from stackctl import services
-from stackctl.bootstrap import StackError, say, shown
+from stackctl.bootstrap import StackError, say
 from stackctl.processes import (
     check_port_free,
     log_tail,
     process_alive,
     read_pid,
     rss_mib,
+    start_service,
     stop_process_group,
 )
 from stackctl.services import OPENSEARCH, SERVICES, Service
@@ -76,22 +76,14 @@ class NativeStack:
         argv, env = (
             self.opensearch_command() if service is OPENSEARCH else self.localstack_command()
         )
-        log = self.paths.log_file(service.name)
-        with log.open("ab") as out:
-            out.write(f"\n=== started {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
-            out.flush()
-            # A session of its own: `down` signals the whole process group, children included.
-            process = subprocess.Popen(
-                argv,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self.paths.state,
-                start_new_session=True,
-            )
-        self.paths.pid_file(service.name).write_text(f"{process.pid}\n")
-        say(f"{service.name}: started (pid {process.pid}, log {shown(log)})")
+        start_service(
+            service.name,
+            argv,
+            env,
+            self.paths.log_file(service.name),
+            self.paths.pid_file(service.name),
+            cwd=self.paths.state,
+        )
 
     def opensearch_command(self) -> tuple[list[str], dict[str, str]]:
         heap = self.settings["OPENSEARCH_HEAP"]

@@ -11,10 +11,11 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import time
 from pathlib import Path
 
-from stackctl.bootstrap import StackError, say
+from stackctl.bootstrap import StackError, say, shown
 
 STOP_DEADLINE_S = 30.0
 
@@ -88,6 +89,28 @@ def process_alive(pid: int, marker: str) -> bool:
     except OSError:
         return False
     return marker in cmdline and running(pid)
+
+
+def start_service(
+    name: str, argv: list[str], env: dict[str, str], log: Path, pid_file: Path, cwd: Path
+) -> int:
+    """Start a service's process in a session of its own (``down`` signals the whole process
+    group, children included), its output appended to ``log``; record its pid."""
+    with log.open("ab") as out:
+        out.write(f"\n=== started {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
+        out.flush()
+        process = subprocess.Popen(
+            argv,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            start_new_session=True,
+        )
+    pid_file.write_text(f"{process.pid}\n")
+    say(f"{name}: started (pid {process.pid}, log {shown(log)})")
+    return process.pid
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
