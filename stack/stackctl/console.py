@@ -61,26 +61,29 @@ class ConsoleProcess:
 
     def up(self) -> None:
         """Start the console unless it runs; wait until it answers."""
-        if self.pid() is None:
+        pid = self.pid()
+        if pid is None:
             self.check_port()
-            self.start()
+            pid = self.start()
         deadline = time.monotonic() + STARTUP_DEADLINE_S
         while not answers(self.settings):
-            if self.pid() is None or time.monotonic() > deadline:
+            # Not `self.pid()`: a child that has not yet exec'd still shows our command line,
+            # which the marker check would take for a stale pid.
+            if not processes.running(pid) or time.monotonic() > deadline:
                 raise StackError(
                     f"the console did not start; last lines of {shown(self.log)}:\n"
                     f"{processes.log_tail(self.log)}"
                 )
             time.sleep(0.2)
 
-    def start(self) -> None:
+    def start(self) -> int:
         for folder in (self.paths.run, self.paths.logs):
             folder.mkdir(parents=True, exist_ok=True)
         port = str(CONSOLE.port(self.settings))
         # The stack's settings and state folder, so it reads this stack's deployment.
         env = {**os.environ, **self.settings, "STACK_STATE_DIR": str(self.paths.state)}
         argv = [sys.executable, "-m", CONSOLE.marker, "--port", port]
-        processes.start_service(
+        return processes.start_service(
             CONSOLE.name, argv, env, self.log, self.pid_file, cwd=self.paths.state
         )
 
