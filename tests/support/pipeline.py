@@ -48,7 +48,7 @@ def make_syncer(
     **writer_options: Any,
 ) -> BatchSyncer:
     """The function's batch syncer writing to ``alias``, with short retry back-offs."""
-    options = {"backoff_base": 0.02, "backoff_cap": 0.2, **writer_options}
+    options = {"backoff_base": 0.02, "backoff_cap": 0.2, "check_first": True, **writer_options}
     return BatchSyncer(BulkWriter(client, alias, **options), dead_letters, ttl_policy=ttl_policy)
 
 

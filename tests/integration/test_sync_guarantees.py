@@ -1,0 +1,264 @@
+"""The sync's guarantees at its edges, on the real OpenSearch node and real SQS: content errors
+whose text misleads, a writer racing past the bump limit, dead letters that are sent once and
+keep records of any size, and items whose attribute names or counts stretch the mapping."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from opensearchpy import OpenSearch
+
+from ddb_opensearch_sync.core.mapping import concrete_index_name
+from ddb_opensearch_sync.core.records import SYNC_FIELD, to_change
+from ddb_opensearch_sync.index.writer import BulkWriter, Outcome
+from ddb_opensearch_sync.sync.deadletter import SqsDeadLetters
+from tests.support.aws import new_queue, receive_all
+from tests.support.names import unique
+from tests.support.opensearch import stored_documents, without_sync
+from tests.support.pipeline import make_syncer, sqs_dead_letters, within
+from tests.support.streams import Stream
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture
+def queue_url(sqs_client):
+    with new_queue(sqs_client, "guarantees-dlq") as url:
+        yield url
+
+
+@pytest.fixture
+def syncer(opensearch_client, alias, sqs_client, queue_url):
+    return make_syncer(opensearch_client, alias, sqs_dead_letters(sqs_client, queue_url))
+
+
+def seq(record: dict[str, Any]) -> str:
+    return record["dynamodb"]["SequenceNumber"]
+
+
+def no_more_messages(sqs_client, queue_url: str) -> list[dict[str, Any]]:
+    """What else the queue holds after a long poll (nothing, when dead letters are sent once)."""
+    response = sqs_client.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+    )
+    return response.get("Messages", [])
+
+
+# --- 1. classification by error type, never by words in the error's text ---------------------
+
+# Ids and values that quote the words a text search for cluster problems would look for.
+MISLEADING_IDS = [
+    "alias-1",
+    "index_not_found",
+    "cluster_block_exception",
+    "es_rejected_execution",
+    "no write index is defined for alias [books]",
+    "Limit of total fields [1] has been exceeded",
+]
+
+
+@pytest.mark.parametrize("book_id", MISLEADING_IDS)
+def test_content_error_with_misleading_text_is_dead_lettered_at_once(
+    syncer, sqs_client, queue_url, book_id
+):
+    # GIVEN a book whose year is not a number, under an id (and a value) that quote cluster
+    # problems -- OpenSearch's mapping error repeats both
+    stream = Stream()
+    bad = {"book_id": book_id, "year": "alias index_not_found cluster_block write index"}
+    good = {"book_id": unique("good"), "title": "fine"}
+    records = [stream.insert(bad), stream.insert(good)]
+
+    # WHEN the batch is synced
+    response, report = syncer.sync_records(records, deadline=within(20))
+
+    # THEN the book is dead-lettered at once (no retry round), exactly once, with its record
+    assert response == {"batchItemFailures": []}
+    assert (report.rejected, report.dead_lettered, report.written) == (1, 1, 1)
+    assert report.retry_rounds == 0
+    (letter,) = receive_all(sqs_client, queue_url, 1)
+    assert letter["record"] == records[0]
+    assert letter["error"]["type"] == "mapper_parsing_exception"
+    assert letter["error"]["status"] == 400
+    assert no_more_messages(sqs_client, queue_url) == []
+
+
+# --- 5. a writer racing past the bump limit ----------------------------------------------------
+
+
+class RacingWriter:
+    """Another writer of one document: before each of the first ``rounds`` ``_bulk`` requests
+    of the client it wraps, it indexes the document with the next external version and an
+    older sequence number, so that the change under test keeps meeting a newer version."""
+
+    def __init__(self, client: OpenSearch, alias: str, doc_id: str, rounds: int) -> None:
+        self._client = client
+        self._alias = alias
+        self._doc_id = doc_id
+        self.rounds_left = rounds
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def bulk(self, **kwargs: Any) -> Any:
+        if self.rounds_left > 0:
+            self.rounds_left -= 1
+            found = self._client.get(index=self._alias, id=self._doc_id, ignore=404)
+            version = found.get("_version", 0) + 1 if found.get("found") else 1
+            self._client.index(
+                index=self._alias,
+                id=self._doc_id,
+                body={"book_id": self._doc_id, "title": "racer", SYNC_FIELD: {"seq": "1"}},
+                version=version,
+                version_type="external",
+                refresh=False,
+            )
+        return self._client.bulk(**kwargs)
+
+
+def test_change_racing_past_the_bump_limit_is_written_once_the_race_ends(opensearch_client, alias):
+    # GIVEN a writer that bumps the document's version before each of 6 requests, and a
+    # BulkWriter that sends conflict rounds back to back only twice
+    stream = Stream()
+    book = {"book_id": unique("storm"), "title": "the newest change"}
+    record = stream.insert(book)
+    racer = RacingWriter(opensearch_client, alias, book["book_id"], rounds=6)
+    writer = BulkWriter(racer, alias, max_bumps=2, backoff_base=0.01, backoff_cap=0.05)  # type: ignore[arg-type]
+
+    # WHEN the change is written (the racer stops after 6 requests)
+    report = writer.write([to_change(record, position=0)], deadline=within(20))
+
+    # THEN the change wins as soon as the race ends: its version was refreshed every round
+    assert racer.rounds_left == 0
+    assert [r.outcome for r in report.results] == [Outcome.WRITTEN]
+    stored = stored_documents(opensearch_client, alias, [book["book_id"]])
+    assert without_sync(stored[book["book_id"]]) == book
+
+
+# --- 11. ordering without trusting ApproximateCreationDateTime --------------------------------
+
+
+def test_replay_of_an_older_change_with_a_later_second_is_stale(opensearch_client, alias, syncer):
+    # GIVEN an item's insert stamped 100 s later than its (newer) modification -- AWS does not
+    # promise the creation time never goes backwards -- synced together in one batch, so that
+    # only the modification is stored
+    stream = Stream()
+    first = {"book_id": unique("clock"), "title": "older change, later second"}
+    second = {**first, "title": "newer change, earlier second"}
+    insert = stream.insert(first, seconds=100)
+    modify = stream.modify(first, second, seconds=-100)
+    assert (
+        modify["dynamodb"]["ApproximateCreationDateTime"]
+        < (insert["dynamodb"]["ApproximateCreationDateTime"])
+    )
+    syncer.sync_records([insert, modify], deadline=within(10))
+
+    # WHEN the insert is delivered again (a retry or a replay of its batch)
+    response, report = syncer.sync_records([insert], deadline=within(10))
+
+    # THEN it is stale: the sequence numbers decide, not the clock
+    assert response == {"batchItemFailures": []}
+    assert (report.stale, report.written) == (1, 0)
+    stored = stored_documents(opensearch_client, alias, [first["book_id"]])
+    assert without_sync(stored[first["book_id"]]) == second
+    assert stored[first["book_id"]][SYNC_FIELD]["seq"] == modify["dynamodb"]["SequenceNumber"]
+
+
+# --- 9. dead letters: once, and whole however large -------------------------------------------
+
+
+def test_rejected_record_after_the_retry_point_is_dead_lettered_once(
+    opensearch_client, alias, syncer, sqs_client, queue_url
+):
+    # GIVEN a batch "good a, bad b (year not a number), good c" whose first write fails (a
+    # write-blocked index), so that Lambda retries it from a
+    index = concrete_index_name(alias)
+    stream = Stream()
+    prefix = unique("once")
+    a = {"book_id": f"{prefix}-a", "title": "a"}
+    b = {"book_id": f"{prefix}-b", "year": "not a number"}
+    records = [stream.insert(a), stream.insert(b), stream.insert({"book_id": f"{prefix}-c"})]
+    opensearch_client.indices.put_settings(index=index, body={"index.blocks.write": True})
+    try:
+        # WHEN the batch fails twice (as Lambda retries it)
+        for _ in range(2):
+            response, _ = syncer.sync_records(records, deadline=within(1.0))
+            assert response == {"batchItemFailures": [{"itemIdentifier": seq(records[0])}]}
+    finally:
+        opensearch_client.indices.put_settings(index=index, body={"index.blocks.write": False})
+    # AND then succeeds
+    response, report = syncer.sync_records(records, deadline=within(10))
+
+    # THEN b was dead-lettered once: with the retry that committed it, not with the failures
+    assert response == {"batchItemFailures": []}
+    assert report.dead_lettered == 1
+    (letter,) = receive_all(sqs_client, queue_url, 1)
+    assert letter["record"] == records[1]
+    assert no_more_messages(sqs_client, queue_url) == []
+
+
+def test_dead_letters_stop_at_the_first_not_sent(opensearch_client, alias, sqs_client):
+    # GIVEN a queue that refuses messages over 1 KiB (SQS's MaximumMessageSize), and a batch
+    # with a small bad record, a large bad record and a second small bad record
+    with new_queue(sqs_client, "small-dlq") as url:
+        sqs_client.set_queue_attributes(QueueUrl=url, Attributes={"MaximumMessageSize": str(1024)})
+        syncer = make_syncer(opensearch_client, alias, sqs_dead_letters(sqs_client, url))
+        stream = Stream()
+        prefix = unique("stop")
+        bad = [
+            {"book_id": f"{prefix}-0", "year": "x"},
+            {"book_id": f"{prefix}-1", "year": "x", "blurb": "y" * 4000},
+            {"book_id": f"{prefix}-2", "year": "x"},
+        ]
+        records = [stream.insert(item) for item in bad]
+
+        response, report = syncer.sync_records(records, deadline=within(10))
+
+        # THEN the retry starts at the large one, and the one after it was not sent (it is
+        # delivered again with the retry): nothing will be dead-lettered twice
+        assert response == {"batchItemFailures": [{"itemIdentifier": seq(records[1])}]}
+        assert report.dead_lettered == 1
+        (letter,) = receive_all(sqs_client, url, 1)
+        assert letter["record"] == records[0]
+        assert no_more_messages(sqs_client, url) == []
+
+
+@pytest.fixture
+def bucket(aws_client):
+    s3 = aws_client("s3")
+    name = unique("dead-letters").lower()
+    s3.create_bucket(Bucket=name)
+    yield name
+    for entry in s3.list_objects_v2(Bucket=name).get("Contents", []):
+        s3.delete_object(Bucket=name, Key=entry["Key"])
+    s3.delete_bucket(Bucket=name)
+
+
+def test_record_over_the_queue_limit_is_kept_whole_in_the_bucket(
+    opensearch_client, alias, aws_client, sqs_client, queue_url, bucket
+):
+    # GIVEN a rejected record of about 600 KB (two images of a 300 KB item), over SQS's 256 KiB
+    s3 = aws_client("s3")
+    dead_letters = SqsDeadLetters(
+        queue_url, sqs=sqs_client, s3=s3, bucket=bucket, context={"function": "test"}
+    )
+    syncer = make_syncer(opensearch_client, alias, dead_letters)
+    stream = Stream()
+    old = {"book_id": unique("huge"), "title": "t"}
+    new = {**old, "year": "not a number", "blurb": "z" * 300_000}
+    record = stream.modify({**old, "blurb": "w" * 300_000}, new)
+
+    response, report = syncer.sync_records([record], deadline=within(20))
+
+    # THEN the queue's message points to an object holding the whole record
+    assert response == {"batchItemFailures": []}
+    assert report.dead_lettered == 1
+    (letter,) = receive_all(sqs_client, queue_url, 1)
+    assert letter["record_truncated"] is True
+    assert letter["record"]["dynamodb"]["SequenceNumber"] == seq(record)
+    location = letter["record_location"]
+    assert location["bucket"] == bucket
+    kept = json.loads(s3.get_object(Bucket=bucket, Key=location["key"])["Body"].read())
+    assert kept["record"] == record
+    assert kept["error"]["type"] == "mapper_parsing_exception"
