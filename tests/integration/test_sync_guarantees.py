@@ -92,10 +92,13 @@ class RacingWriter:
     of the client it wraps, it indexes the document with the next external version and an
     older sequence number, so that the change under test keeps meeting a newer version."""
 
-    def __init__(self, client: OpenSearch, alias: str, doc_id: str, rounds: int) -> None:
+    def __init__(
+        self, client: OpenSearch, alias: str, doc_id: str, rounds: int, first_version: int
+    ) -> None:
         self._client = client
         self._alias = alias
         self._doc_id = doc_id
+        self._first_version = first_version
         self.rounds_left = rounds
 
     def __getattr__(self, name: str) -> Any:
@@ -105,7 +108,7 @@ class RacingWriter:
         if self.rounds_left > 0:
             self.rounds_left -= 1
             found = self._client.get(index=self._alias, id=self._doc_id, ignore=404)
-            version = found.get("_version", 0) + 1 if found.get("found") else 1
+            version = found["_version"] + 1 if found.get("found") else self._first_version
             self._client.index(
                 index=self._alias,
                 id=self._doc_id,
@@ -122,12 +125,12 @@ def test_change_racing_past_the_bump_limit_is_written_once_the_race_ends(opensea
     # BulkWriter that sends conflict rounds back to back only twice
     stream = Stream()
     book = {"book_id": unique("storm"), "title": "the newest change"}
-    record = stream.insert(book)
-    racer = RacingWriter(opensearch_client, alias, book["book_id"], rounds=6)
+    change = to_change(stream.insert(book), position=0)
+    racer = RacingWriter(opensearch_client, alias, book["book_id"], 6, change.version + 1)
     writer = BulkWriter(racer, alias, max_bumps=2, backoff_base=0.01, backoff_cap=0.05)  # type: ignore[arg-type]
 
     # WHEN the change is written (the racer stops after 6 requests)
-    report = writer.write([to_change(record, position=0)], deadline=within(20))
+    report = writer.write([change], deadline=within(20))
 
     # THEN the change wins as soon as the race ends: its version was refreshed every round
     assert racer.rounds_left == 0
