@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.core.mapping import concrete_index_name
 from ddb_opensearch_sync.core.records import SYNC_FIELD, to_change
 from ddb_opensearch_sync.index.writer import BulkWriter, Outcome
 from ddb_opensearch_sync.sync.deadletter import SqsDeadLetters
@@ -172,28 +171,31 @@ def test_replay_of_an_older_change_with_a_later_second_is_stale(opensearch_clien
 
 
 def test_rejected_record_after_the_retry_point_is_dead_lettered_once(
-    opensearch_client, alias, syncer, sqs_client, queue_url
+    opensearch_client, alias, sqs_client, queue_url
 ):
-    # GIVEN a batch "good a, bad b (year not a number), good c" whose first write fails (a
-    # write-blocked index), so that Lambda retries it from a
-    index = concrete_index_name(alias)
+    # GIVEN a batch "a, bad b (year not a number), c" where another writer keeps changing a's
+    # document for as long as the first two attempts last, so that they end with a not written
+    # and Lambda retries the batch from a -- while b is refused at once each time
     stream = Stream()
     prefix = unique("once")
     a = {"book_id": f"{prefix}-a", "title": "a"}
     b = {"book_id": f"{prefix}-b", "year": "not a number"}
     records = [stream.insert(a), stream.insert(b), stream.insert({"book_id": f"{prefix}-c"})]
-    opensearch_client.indices.put_settings(index=index, body={"index.blocks.write": True})
-    try:
-        # WHEN the batch fails twice (as Lambda retries it)
-        for _ in range(2):
-            response, _ = syncer.sync_records(records, deadline=within(1.0))
-            assert response == {"batchItemFailures": [{"itemIdentifier": seq(records[0])}]}
-    finally:
-        opensearch_client.indices.put_settings(index=index, body={"index.blocks.write": False})
-    # AND then succeeds
-    response, report = syncer.sync_records(records, deadline=within(10))
+    first_version = to_change(records[0], position=0).version + 1
+    racer = RacingWriter(opensearch_client, alias, a["book_id"], 10**6, first_version)
+    dead_letters = sqs_dead_letters(sqs_client, queue_url)
+    racing = make_syncer(racer, alias, dead_letters, max_bumps=1)  # type: ignore[arg-type]
 
-    # THEN b was dead-lettered once: with the retry that committed it, not with the failures
+    # WHEN the batch fails twice (as Lambda retries it) and then succeeds
+    for _ in range(2):
+        response, report = racing.sync_records(records, deadline=within(1.0))
+        assert response == {"batchItemFailures": [{"itemIdentifier": seq(records[0])}]}
+        assert report.rejected == 1
+    response, report = make_syncer(opensearch_client, alias, dead_letters).sync_records(
+        records, deadline=within(10)
+    )
+
+    # THEN b was dead-lettered once: with the attempt that committed it, not with the failures
     assert response == {"batchItemFailures": []}
     assert report.dead_lettered == 1
     (letter,) = receive_all(sqs_client, queue_url, 1)
@@ -202,16 +204,16 @@ def test_rejected_record_after_the_retry_point_is_dead_lettered_once(
 
 
 def test_dead_letters_stop_at_the_first_not_sent(opensearch_client, alias, sqs_client):
-    # GIVEN a queue that refuses messages over 1 KiB (SQS's MaximumMessageSize), and a batch
+    # GIVEN a queue that refuses messages over 4 KiB (SQS's MaximumMessageSize), and a batch
     # with a small bad record, a large bad record and a second small bad record
     with new_queue(sqs_client, "small-dlq") as url:
-        sqs_client.set_queue_attributes(QueueUrl=url, Attributes={"MaximumMessageSize": str(1024)})
+        sqs_client.set_queue_attributes(QueueUrl=url, Attributes={"MaximumMessageSize": str(4096)})
         syncer = make_syncer(opensearch_client, alias, sqs_dead_letters(sqs_client, url))
         stream = Stream()
         prefix = unique("stop")
         bad = [
             {"book_id": f"{prefix}-0", "year": "x"},
-            {"book_id": f"{prefix}-1", "year": "x", "blurb": "y" * 4000},
+            {"book_id": f"{prefix}-1", "year": "x", "blurb": "y" * 8000},
             {"book_id": f"{prefix}-2", "year": "x"},
         ]
         records = [stream.insert(item) for item in bad]

@@ -45,7 +45,6 @@ logger = logging.getLogger(__name__)
 MESSAGE_SOURCE = "ddb-opensearch-sync"
 SQS_MAX_MESSAGE_BYTES = 256 * 1024
 """SQS's classic limit per message and per batch (LocalStack's default too)."""
-SQS_MAX_BATCH = 10
 OVERFLOW_PREFIX = "dead-letters/"
 _MAX_REASON_CHARS = 4000
 
@@ -158,8 +157,8 @@ def _aws_client(service: str, region: str | None) -> BaseClient:
 
 
 class SqsDeadLetters:
-    """Sends dead letters to an SQS queue, ten (and at most 256 KiB) per request, in order,
-    stopping at the first that is not accepted; oversized records go whole to ``bucket``."""
+    """Sends dead letters to an SQS queue (at most 256 KiB each) in order, stopping at the
+    first that is not accepted; oversized records go whole to ``bucket``."""
 
     def __init__(
         self,
@@ -180,15 +179,15 @@ class SqsDeadLetters:
         self.s3 = s3 if s3 is not None or bucket is None else _aws_client("s3", region)
 
     def send(self, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
-        """Send in order; once one is not accepted, that one and all after it are returned
-        (the batch retries from the earliest, so a later one sent now would be sent twice)."""
-        groups, unkept = self._groups(letters)
-        for index, group in enumerate(groups):
-            failed = self._send_group(group)
-            if failed:
-                later = [letter for rest in groups[index + 1 :] for letter, _ in rest]
-                return [*failed, *later, *unkept]
-        return unkept
+        """Send in order, one message per request; once one is not accepted, that one and all
+        after it are returned. The batch retries from the earliest of them, so a later one
+        sent now would be sent again with the retry. (``SendMessageBatch`` can accept some
+        entries of a request and refuse others, so it cannot stop at the first; dead letters
+        are rare enough that one request each costs nothing that matters.)"""
+        for index, letter in enumerate(letters):
+            if not self._send_one(letter):
+                return list(letters[index:])
+        return []
 
     def _keep(self, key: str, full_message: str) -> Mapping[str, str]:
         assert self.s3 is not None and self.bucket is not None
@@ -200,63 +199,24 @@ class SqsDeadLetters:
         )
         return {"bucket": self.bucket, "key": key}
 
-    def _body(self, letter: DeadLetter) -> str | None:
-        """The message, or None if an oversized record could not be kept in the bucket."""
+    def _send_one(self, letter: DeadLetter) -> bool:
         keep = self._keep if self.bucket else None
         try:
-            return message_body(
+            body = message_body(
                 letter, context=self.context, max_bytes=self.max_message_bytes, keep=keep
             )
-        except Exception as error:  # botocore raises many unrelated types; all mean "not kept"
-            logger.error("dead-letter bucket unavailable: %s", error)
-            return None
-
-    def _groups(
-        self, letters: Sequence[DeadLetter]
-    ) -> tuple[list[list[tuple[DeadLetter, str]]], list[DeadLetter]]:
-        """Letters in requests of at most ten and 256 KiB, up to the first whose record could
-        not be kept; that one and the rest are returned as not sent."""
-        groups: list[list[tuple[DeadLetter, str]]] = []
-        current: list[tuple[DeadLetter, str]] = []
-        size = 0
-        unkept: list[DeadLetter] = []
-        for index, letter in enumerate(letters):
-            body = self._body(letter)
-            if body is None:
-                unkept = list(letters[index:])
-                break
-            length = len(body.encode("utf-8"))
-            full = len(current) >= SQS_MAX_BATCH or size + length > self.max_message_bytes
-            if current and full:
-                groups.append(current)
-                current, size = [], 0
-            current.append((letter, body))
-            size += length
-        if current:
-            groups.append(current)
-        return groups, unkept
-
-    def _send_group(self, group: list[tuple[DeadLetter, str]]) -> list[DeadLetter]:
-        entries = [
-            {
-                "Id": str(i),
-                "MessageBody": body,
-                "MessageAttributes": {
+            self.sqs.send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=body,
+                MessageAttributes={
                     "source": {"DataType": "String", "StringValue": MESSAGE_SOURCE},
                     "kind": {"DataType": "String", "StringValue": letter.kind.value},
                 },
-            }
-            for i, (letter, body) in enumerate(group)
-        ]
-        try:
-            response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            )
         except Exception as error:  # botocore raises many unrelated types; all mean "not sent"
-            logger.error("dead-letter queue unavailable: %s", error)
-            return [letter for letter, _ in group]
-        failed_ids = {entry["Id"] for entry in response.get("Failed", [])}
-        for entry in response.get("Failed", []):
-            logger.error("dead letter %s not accepted: %s", entry.get("Id"), entry.get("Message"))
-        return [letter for i, (letter, _) in enumerate(group) if str(i) in failed_ids]
+            logger.error("dead letter at record %s not sent: %s", letter.position, error)
+            return False
+        return True
 
 
 class LogDeadLetters:
