@@ -5,19 +5,20 @@ keep records of any size, and items whose attribute names or counts stretch the 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from opensearchpy import OpenSearch
 
-from ddb_opensearch_sync.core.records import SYNC_FIELD, to_change
+from ddb_opensearch_sync.core.records import SYNC_FIELD, attribute_name, index_name, to_change
 from ddb_opensearch_sync.index.writer import BulkWriter, Outcome
 from ddb_opensearch_sync.sync.deadletter import SqsDeadLetters
 from tests.support.aws import new_queue, receive_all
 from tests.support.names import unique
 from tests.support.opensearch import stored_documents, without_sync
 from tests.support.pipeline import make_syncer, sqs_dead_letters, within
-from tests.support.streams import Stream
+from tests.support.streams import Stream, as_indexed
 
 pytestmark = pytest.mark.stack
 
@@ -267,3 +268,93 @@ def test_record_over_the_queue_limit_is_kept_whole_in_the_bucket(
     kept = json.loads(s3.get_object(Bucket=bucket, Key=location["key"])["Body"].read())
     assert kept["record"] == record
     assert kept["error"]["type"] == "mapper_parsing_exception"
+
+
+# --- 12. mapping limits and awkward attribute names -------------------------------------------
+
+
+def field_count(client: OpenSearch, alias: str) -> int:
+    """Fields the index maps (what ``index.mapping.total_fields.limit`` counts, roughly)."""
+
+    def count(properties: dict[str, Any]) -> int:
+        total = 0
+        for spec in properties.values():
+            total += 1 + len(spec.get("fields", {})) + count(spec.get("properties", {}))
+        return total
+
+    (mapping,) = client.indices.get_mapping(index=alias).values()
+    return count(mapping["mappings"]["properties"])
+
+
+def test_thousands_of_distinct_paths_in_maps_are_indexed(
+    opensearch_client, exact_client, alias, syncer, sqs_client, queue_url
+):
+    # GIVEN 30 items whose maps hold 1500 distinct paths between them (5 times the ~330 that
+    # three fields per path allowed), one of them a 38-digit number
+    stream = Stream()
+    prefix = unique("paths")
+    items = [
+        {
+            "book_id": f"{prefix}-{n}",
+            "scores": {f"user{n}_{k}": Decimal(k) for k in range(40)},
+            "shelf": {"room": {f"row{n}": {f"slot{k}": f"s{k}" for k in range(10)}}},
+        }
+        for n in range(30)
+    ]
+    items[0]["scores"]["exact"] = Decimal("12345678901234567890123456789012345678")
+
+    # WHEN they are synced
+    response, report = syncer.sync_records([stream.insert(i) for i in items], deadline=within(60))
+
+    # THEN every one is indexed (nothing dead-lettered), the mapping stays small, numbers stay
+    # exact, and a path inside a map is searchable
+    assert response == {"batchItemFailures": []}
+    assert (report.written, report.dead_lettered) == (30, 0)
+    assert no_more_messages(sqs_client, queue_url) == []
+    assert field_count(opensearch_client, alias) < 100
+    ids = [i["book_id"] for i in items]
+    stored = stored_documents(exact_client, alias, ids)
+    assert [without_sync(stored[i]) for i in ids] == [as_indexed(i) for i in items]
+    exact = {"term": {"scores.exact": "12345678901234567890123456789012345678"}}
+    hits = opensearch_client.search(index=alias, body={"query": exact})["hits"]["hits"]
+    assert [h["_id"] for h in hits] == [ids[0]]
+
+
+NAMES = ["_id", "_source", "_sync_x", "a.b", "a", "~tilde", "x..y", "_"]
+
+
+def test_reserved_and_dotted_names_are_escaped_reversibly(
+    opensearch_client, alias, syncer, sqs_client, queue_url
+):
+    # GIVEN an item with attributes OpenSearch refuses (_id, _source) or reads as paths that
+    # collide with a map (a.b beside a map a holding b)
+    item = {
+        "book_id": unique("names"),
+        "_id": "not the id",
+        "_source": {"nested": "x"},
+        "_sync_x": 1,
+        "a.b": "dotted",
+        "a": {"b": "in the map", "c.d": "dotted key in a map"},
+        "~tilde": "t",
+        "x..y": "two dots",
+        "_": "underscore",
+    }
+
+    response, report = syncer.sync_records([Stream().insert(item)], deadline=within(10))
+
+    # THEN it is indexed, each name escaped, and unescaping gives the item back
+    assert response == {"batchItemFailures": []}
+    assert (report.written, report.dead_lettered) == (1, 0)
+    stored = without_sync(
+        stored_documents(opensearch_client, alias, [item["book_id"]])[item["book_id"]]
+    )
+    assert set(stored) == {"book_id", *(index_name(n) for n in NAMES)}
+    assert unescaped(stored) == item
+
+
+def unescaped(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {attribute_name(k): unescaped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unescaped(v) for v in value]
+    return value

@@ -85,6 +85,7 @@ import binascii
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
@@ -102,10 +103,12 @@ __all__ = [
     "EventName",
     "MalformedRecordError",
     "TtlPolicy",
+    "attribute_name",
     "compact",
     "document_id",
     "dumps",
     "external_version",
+    "index_name",
     "is_newer",
     "loads",
     "number_text",
@@ -256,7 +259,7 @@ class _PlainDeserializer(TypeDeserializer):
         return [self.deserialize(v) for v in _as_list(value, "L")]
 
     def _deserialize_m(self, value: Any) -> dict[str, Any]:
-        return {k: self.deserialize(v) for k, v in _as_map(value, "M").items()}
+        return {index_name(k): self.deserialize(v) for k, v in _as_map(value, "M").items()}
 
     def deserialize(self, value: Any) -> Any:
         if not isinstance(value, Mapping) or len(value) != 1:
@@ -289,7 +292,29 @@ def plain_image(image: Mapping[str, Any]) -> dict[str, Any]:
 
     Numbers become `Decimal` (exact), sets sorted lists, binary canonical base64.
     """
-    return {name: _DESERIALIZER.deserialize(value) for name, value in image.items()}
+    return {index_name(name): _DESERIALIZER.deserialize(value) for name, value in image.items()}
+
+
+def index_name(name: str) -> str:
+    """An attribute or map key name as a document field name, escaped reversibly where
+    OpenSearch would refuse or misread it (see `mapping`): a leading ``_`` (``_id``,
+    ``_source``), ``.`` (a path separator) and the escape character ``~`` itself become
+    ``~5F``, ``~2E`` and ``~7E``; the empty name becomes ``~``. Other names are unchanged."""
+    if name and name[0] != "_" and "." not in name and "~" not in name:
+        return name
+    if not name:
+        return "~"
+    escaped = name.replace("~", "~7E").replace(".", "~2E")
+    return "~5F" + escaped[1:] if escaped[0] == "_" else escaped
+
+
+def attribute_name(field_name: str) -> str:
+    """The inverse of `index_name`."""
+    if "~" not in field_name:
+        return field_name
+    if field_name == "~":
+        return ""
+    return re.sub(r"~([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), field_name)
 
 
 def dumps(value: Any) -> str:
