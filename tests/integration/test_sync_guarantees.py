@@ -23,17 +23,6 @@ from tests.support.streams import Stream, as_indexed
 pytestmark = pytest.mark.stack
 
 
-@pytest.fixture
-def queue_url(sqs_client):
-    with new_queue(sqs_client, "guarantees-dlq") as url:
-        yield url
-
-
-@pytest.fixture
-def syncer(opensearch_client, alias, sqs_client, queue_url):
-    return make_syncer(opensearch_client, alias, sqs_dead_letters(sqs_client, queue_url))
-
-
 def seq(record: dict[str, Any]) -> str:
     return record["dynamodb"]["SequenceNumber"]
 

@@ -332,7 +332,7 @@ class BulkWriter:
                     item.error = _error_info(status, error)
                     retry = True
         if conflicts:
-            retry = self._resolve(conflicts, pending, report, deadline) or retry
+            retry = self._compare(conflicts, pending, report, deadline, conflicted=True) or retry
         return retry
 
     def _settle(
@@ -409,19 +409,7 @@ class BulkWriter:
         retry = False
         for start in range(0, len(items), self.max_actions):
             group = items[start : start + self.max_actions]
-            for item, doc in self._lookup(group, report, deadline):
-                if doc is None or "error" in doc:
-                    retry = True
-                    continue
-                item.checked = True
-                if not doc.get("found"):
-                    continue  # nothing stored yet: the change's natural version
-                if not is_newer(item.change.sequence_number, stored_sequence(doc.get("_source"))):
-                    self._settle(pending, report, item, Outcome.STALE)
-                    continue
-                stored_version = int(doc["_version"])
-                report.bumped += int(stored_version >= item.change.version)
-                item.version = stored_version + 1
+            retry = self._compare(group, pending, report, deadline, conflicted=False) or retry
         return retry
 
     def _lookup(
@@ -452,29 +440,37 @@ class BulkWriter:
                 item.error = _error_info(None, doc["error"])
         return list(zip(items, docs, strict=True))
 
-    def _resolve(
+    def _compare(
         self,
-        conflicts: list[_Pending],
+        items: list[_Pending],
         pending: dict[str, _Pending],
         report: WriteReport,
         deadline: float,
+        *,
+        conflicted: bool,
     ) -> bool:
-        """Decide version conflicts with the stored sequence numbers. True if a retry is due."""
+        """Decide with the stored sequence numbers, before writing or after a version
+        conflict (``conflicted``): stale, or the version to write next. True if a retry is
+        due."""
         retry = False
-        for item, doc in self._lookup(conflicts, report, deadline):
-            found = doc is not None and bool(doc.get("found"))
+        for item, doc in self._lookup(items, report, deadline):
             if doc is None or "error" in doc:
                 retry = True
-            elif found and not is_newer(
+                continue
+            item.checked = True
+            found = bool(doc.get("found"))
+            if found and not is_newer(
                 item.change.sequence_number, stored_sequence(doc.get("_source"))
             ):
                 self._settle(pending, report, item, Outcome.STALE)
+                continue
+            if found:
+                stored_version = int(doc["_version"])
+                report.bumped += int(conflicted or stored_version >= item.change.version)
+                item.version = stored_version + 1
             else:
-                if found:
-                    report.bumped += 1
-                    item.version = int(doc["_version"]) + 1
-                else:
-                    item.version = item.change.version  # deleted meanwhile: start over
+                item.version = item.change.version  # nothing stored (or deleted meanwhile)
+            if conflicted:
                 # The version is refreshed whatever the count: past `max_bumps` the writer
                 # backs off between rounds, but a stale version would conflict for ever.
                 item.bumps += 1

@@ -27,7 +27,6 @@ messages once it leaves the index in sync.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import time
@@ -47,6 +46,7 @@ from pydantic.alias_generators import to_camel
 
 from ..sync.deadletter import MESSAGE_SOURCE
 from .progress import NullProgress, Progress
+from .table import stream_image
 
 if TYPE_CHECKING:
     from ..sync.batch import BatchSyncer
@@ -160,18 +160,8 @@ def lambda_record(record: Mapping[str, Any], stream_arn: str) -> dict[str, Any]:
         stream["ApproximateCreationDateTime"] = created.timestamp()
     for image in ("Keys", "NewImage", "OldImage"):
         if image in stream:
-            stream[image] = _base64_binaries(stream[image])
+            stream[image] = stream_image(stream[image])
     return {**record, "dynamodb": stream, "eventSourceARN": stream_arn}
-
-
-def _base64_binaries(value: Any) -> Any:
-    if isinstance(value, bytes | bytearray):
-        return base64.b64encode(bytes(value)).decode("ascii")
-    if isinstance(value, Mapping):
-        return {k: _base64_binaries(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_base64_binaries(v) for v in value]
-    return value
 
 
 def read_batch(
