@@ -14,8 +14,8 @@ import pytest
 
 from ddb_opensearch_sync.sync.deadletter import MESSAGE_SOURCE
 from tests.support import aws
-from tests.support.aws import book, new_queue, new_table
-from tests.support.opensearch import scratch_alias, visible_ids
+from tests.support.aws import book, new_table
+from tests.support.opensearch import visible_ids
 from tests.support.outage import bring_back, kill_opensearch
 from tests.support.pipeline import check, new_pipeline, run_cli, target_options
 from tests.support.polling import eventually
@@ -32,18 +32,9 @@ def table(settings) -> Iterator[aws.Table]:
         yield table
 
 
-@pytest.fixture
-def replay_alias(opensearch_client) -> Iterator[str]:
-    with scratch_alias(opensearch_client, "replay") as name:
-        yield name
-
-
-@pytest.fixture
-def on_failure_queue(sqs_client) -> Iterator[tuple[str, str]]:
-    """A queue's URL and ARN."""
-    with new_queue(sqs_client, "replay-dlq") as url:
-        arn = sqs_client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        yield url, arn["Attributes"]["QueueArn"]
+def queue_arn(sqs_client, queue_url: str) -> str:
+    attributes = sqs_client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return attributes["Attributes"]["QueueArn"]
 
 
 class Peek:
@@ -91,28 +82,27 @@ def all_visible_again(sqs_client, queue_url: str) -> None:
 
 
 def test_outage_past_the_retry_budget_is_replayed_from_the_stream(
-    settings, opensearch_client, exact_client, sqs_client, table, replay_alias, on_failure_queue
+    settings, opensearch_client, exact_client, sqs_client, table, alias, queue_url
 ):
-    queue_url, queue_arn = on_failure_queue
     # GIVEN the function on a table's stream with a small retry budget (no retry; a 4 s
     # timeout), the on-failure queue as its destination, and items indexed before the outage
     with new_pipeline(
         settings,
         table,
-        replay_alias,
+        alias,
         opensearch_client,
         timeout=4,
         environment={"DLQ_URL": queue_url},
         mapping_options={
             "MaximumRetryAttempts": 0,
-            "DestinationConfig": {"OnFailure": {"Destination": queue_arn}},
+            "DestinationConfig": {"OnFailure": {"Destination": queue_arn(sqs_client, queue_url)}},
         },
     ):
         items = [book(i) for i in range(BEFORE)]
         table.put_all(items)
         ids = [item["book_id"] for item in items]
         eventually(
-            lambda: visible_ids(opensearch_client, replay_alias, ids),
+            lambda: visible_ids(opensearch_client, alias, ids),
             lambda seen: seen == set(ids),
             "the first items to be indexed",
         )
@@ -135,12 +125,12 @@ def test_outage_past_the_retry_budget_is_replayed_from_the_stream(
         finally:
             bring_back()
         all_visible_again(sqs_client, queue_url)
-        missing = check(exact_client, table, replay_alias, settle=0)()
+        missing = check(exact_client, table, alias, settle=0)()
         assert not missing.in_sync, "the outage must have lost changes for replay to restore"
 
         # AND replay runs
         code, result = run_cli(
-            "replay", *target_options(settings, table, replay_alias), "--queue-url", queue_url
+            "replay", *target_options(settings, table, alias), "--queue-url", queue_url
         )
 
     # THEN it replayed exactly the given-up batches from the stream, deleted their messages,
@@ -148,17 +138,16 @@ def test_outage_past_the_retry_budget_is_replayed_from_the_stream(
     assert code == 0, result
     assert (result["records"], result["gone"], result["failed"]) == (DURING, 0, 0)
     assert result["deleted"] == result["messages"] >= 1
-    assert check(exact_client, table, replay_alias, settle=0)().in_sync
+    assert check(exact_client, table, alias, settle=0)().in_sync
     assert queue_bodies(sqs_client, queue_url) == []
 
 
 def test_batch_no_longer_in_the_stream_falls_back_to_a_reconcile(
-    settings, opensearch_client, exact_client, sqs_client, table, replay_alias, on_failure_queue
+    settings, exact_client, sqs_client, table, alias, queue_url
 ):
     # GIVEN items in the table that the index never got, and an on-failure record for a batch
     # of a shard the stream does not have (as when its records were trimmed after 24 h),
     # beside one of the function's own dead letters
-    queue_url, _ = on_failure_queue
     table.put_all(book(i) for i in range(5))
     info = {
         "shardId": "shardId-00000000000000000000-deadbeef",
@@ -176,7 +165,7 @@ def test_batch_no_longer_in_the_stream_falls_back_to_a_reconcile(
 
     # WHEN replay runs
     code, result = run_cli(
-        "replay", *target_options(settings, table, replay_alias), "--queue-url", queue_url
+        "replay", *target_options(settings, table, alias), "--queue-url", queue_url
     )
 
     # THEN the reconcile repaired the index, the on-failure record is gone, the dead letter
@@ -184,5 +173,5 @@ def test_batch_no_longer_in_the_stream_falls_back_to_a_reconcile(
     assert code == 0, result
     assert (result["gone"], result["deleted"], result["dead_letters_left"]) == (1, 1, 1)
     assert result["reconcile"]["repair"]["written"] == 5
-    assert check(exact_client, table, replay_alias, settle=0)().in_sync
+    assert check(exact_client, table, alias, settle=0)().in_sync
     assert [body.get("source") for body in queue_bodies(sqs_client, queue_url)] == [MESSAGE_SOURCE]

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 
+from stackctl import cli as stackctl
 from stackctl.processes import read_pid, running
 from stackctl.settings import Paths
 from tests.support.polling import eventually
@@ -28,12 +27,6 @@ def kill_opensearch() -> None:
 
 
 def bring_back() -> None:
-    """``stackctl up``: starts what is not running and waits until it is healthy."""
-    result = subprocess.run(
-        [sys.executable, "-m", "stackctl", "up"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    """``stackctl up`` (what ``make up`` runs): starts what is not running and waits until it
+    is healthy."""
+    assert stackctl.main(["up"]) == 0, "stackctl up failed (its output is above)"

@@ -495,7 +495,7 @@ def _replay(args: argparse.Namespace) -> int:
     print(report.summary(), file=sys.stderr)
     if not report.ok:
         return ExitCode.ERROR
-    return ExitCode.REJECTED if report.dead_lettered else ExitCode.OK
+    return ExitCode.REJECTED if report.counts["dead_lettered"] else ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

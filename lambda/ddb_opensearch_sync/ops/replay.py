@@ -30,8 +30,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -104,47 +105,55 @@ class ReplayOptions:
     """Seconds the writer may retry one page of records."""
 
 
+COUNTS = (
+    "messages",  # on-failure messages received
+    "batches",  # batches replayed from the stream
+    "records",
+    "written",
+    "stale",
+    "dead_lettered",
+    "failed",
+    "deleted",  # on-failure messages deleted (their records are in the index)
+    "gone",  # batches the stream no longer held: repaired by the reconcile
+    "dead_letters_left",  # the function's own dead letters, left in the queue
+    "unrecognised",  # messages that are neither: left in the queue
+)
+
+
 @dataclass(slots=True)
 class ReplayReport:
-    messages: int = 0
-    """On-failure messages received."""
-    batches: int = 0
-    """Batches replayed from the stream."""
-    records: int = 0
-    written: int = 0
-    stale: int = 0
-    dead_lettered: int = 0
-    failed: int = 0
-    deleted: int = 0
-    """On-failure messages deleted (their records are in the index)."""
-    gone: int = 0
-    """Batches the stream no longer held: repaired by the reconcile."""
-    dead_letters_left: int = 0
-    """The function's own dead letters, left in the queue."""
-    unrecognised: int = 0
-    """Messages that are neither: left in the queue."""
+    counts: Counter[str] = field(default_factory=Counter)
+    """One number per name in `COUNTS`."""
     reconcile: dict[str, Any] | None = None
     elapsed: float = 0.0
     errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.errors
+        return not self.counts["failed"] and not self.errors
 
     def as_dict(self) -> dict[str, Any]:
-        rate = self.records / self.elapsed if self.elapsed else 0.0
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {**values, "ok": self.ok, "records_per_second": round(rate, 1)}
+        records = self.counts["records"]
+        rate = records / self.elapsed if self.elapsed else 0.0
+        return {
+            **{name: self.counts[name] for name in COUNTS},
+            "reconcile": self.reconcile,
+            "elapsed": self.elapsed,
+            "errors": self.errors,
+            "ok": self.ok,
+            "records_per_second": round(rate, 1),
+        }
 
     def summary(self) -> str:
+        c = self.counts
         text = (
-            f"replay: {self.messages} on-failure messages, {self.batches} batches, "
-            f"{self.records} records ({self.written} written, {self.stale} already indexed, "
-            f"{self.dead_lettered} dead-lettered, {self.failed} failed), "
-            f"{self.deleted} messages deleted"
+            f"replay: {c['messages']} on-failure messages, {c['batches']} batches, "
+            f"{c['records']} records ({c['written']} written, {c['stale']} already indexed, "
+            f"{c['dead_lettered']} dead-lettered, {c['failed']} failed), "
+            f"{c['deleted']} messages deleted"
         )
-        if self.gone:
-            text += f"; {self.gone} batches no longer in the stream: repaired by reconcile"
+        if c["gone"]:
+            text += f"; {c['gone']} batches no longer in the stream: repaired by reconcile"
         return text
 
 
@@ -270,22 +279,22 @@ class _Replayer:
 
     def handle(self, message: _Message) -> None:
         if isinstance(message.body, Mapping) and message.body.get("source") == MESSAGE_SOURCE:
-            self.report.dead_letters_left += 1
+            self.report.counts["dead_letters_left"] += 1
             self.left.append(message.receipt)
             return
         try:
             failure = OnFailureMessage.model_validate(message.body)
         except ValidationError as error:
-            self.report.unrecognised += 1
+            self.report.counts["unrecognised"] += 1
             self.left.append(message.receipt)
             logger.warning("not an on-failure record, left in the queue: %s", error)
             return
-        self.report.messages += 1
+        self.report.counts["messages"] += 1
         try:
             done = self.replay_batch(failure.ddb_stream_batch_info)
         except StreamGone as error:
             logger.warning("batch %s no longer in the stream: %s", _describe(failure), error)
-            self.report.gone += 1
+            self.report.counts["gone"] += 1
             self.gone.append(message.receipt)
             return
         if done:
@@ -295,18 +304,20 @@ class _Replayer:
 
     def replay_batch(self, info: DDBStreamBatchInfo) -> bool:
         """Sync the batch's records; True when all of them are done."""
-        self.report.batches += 1
+        self.report.counts["batches"] += 1
         for page in read_batch(self.streams, info, page_limit=self.options.page_limit):
             response, batch = self.syncer.sync_records(
                 page, deadline=time.monotonic() + self.options.write_timeout
             )
-            self.report.records += batch.size
-            self.report.written += batch.written
-            self.report.stale += batch.stale
-            self.report.dead_lettered += batch.dead_lettered
+            self.report.counts.update(
+                records=batch.size,
+                written=batch.written,
+                stale=batch.stale,
+                dead_lettered=batch.dead_lettered,
+            )
             self.progress.advance(batch.size)
             if response["batchItemFailures"]:
-                self.report.failed += batch.failed
+                self.report.counts["failed"] += batch.failed
                 self.report.errors.append(
                     f"shard {info.shard_id}: records from {batch.retry_from} not written"
                 )
@@ -315,7 +326,7 @@ class _Replayer:
 
     def delete(self, receipt: str) -> None:
         self.sqs.delete_message(QueueUrl=self.options.queue_url, ReceiptHandle=receipt)
-        self.report.deleted += 1
+        self.report.counts["deleted"] += 1
 
 
 def _describe(failure: OnFailureMessage) -> str:
