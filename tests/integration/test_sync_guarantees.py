@@ -5,6 +5,7 @@ keep records of any size, and items whose attribute names or counts stretch the 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -76,19 +77,18 @@ def test_content_error_with_misleading_text_is_dead_lettered_at_once(
 # --- 5. a writer racing past the bump limit ----------------------------------------------------
 
 
+@dataclass
 class RacingWriter:
-    """Another writer of one document: before each of the first ``rounds`` ``_bulk`` requests
-    of the client it wraps, it indexes the document with the next external version and an
-    older sequence number, so that the change under test keeps meeting a newer version."""
+    """Another writer of one document: before each of the first ``rounds_left`` ``_bulk``
+    requests of the client it wraps, it indexes the document with the next external version
+    and an older sequence number, so that the change under test keeps meeting a newer
+    version. Everything else goes straight to the client."""
 
-    def __init__(
-        self, client: OpenSearch, alias: str, doc_id: str, rounds: int, first_version: int
-    ) -> None:
-        self._client = client
-        self._alias = alias
-        self._doc_id = doc_id
-        self._first_version = first_version
-        self.rounds_left = rounds
+    _client: OpenSearch
+    _alias: str
+    _doc_id: str
+    rounds_left: int
+    _first_version: int
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)

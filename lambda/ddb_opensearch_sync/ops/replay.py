@@ -259,23 +259,18 @@ def _release(sqs: Any, queue_url: str, receipts: list[str]) -> None:
 # --- the command ---------------------------------------------------------------------------
 
 
+@dataclass
 class _Replayer:
-    def __init__(
-        self,
-        sqs: Any,
-        streams: Any,
-        syncer: BatchSyncer,
-        options: ReplayOptions,
-        progress: Progress,
-    ) -> None:
-        self.sqs = sqs
-        self.streams = streams
-        self.syncer = syncer
-        self.options = options
-        self.progress = progress
-        self.report = ReplayReport()
-        self.left: list[str] = []
-        self.gone: list[str] = []
+    sqs: Any
+    streams: Any
+    syncer: BatchSyncer
+    options: ReplayOptions
+    progress: Progress
+    report: ReplayReport = field(default_factory=ReplayReport)
+    left: list[str] = field(default_factory=list)
+    """Receipts of messages to make visible again."""
+    gone: list[str] = field(default_factory=list)
+    """Receipts of on-failure messages whose batch the stream no longer holds."""
 
     def handle(self, message: _Message) -> None:
         if isinstance(message.body, Mapping) and message.body.get("source") == MESSAGE_SOURCE:
