@@ -14,7 +14,7 @@ STACKCTL := .venv/tools/bin/stackctl
 PY := .venv/tools/bin/python
 
 .PHONY: help up down status env clean distclean tools deploy destroy demo test lint format bench \
-	backfill reconcile reindex
+	backfill reconcile reindex replay
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ reconcile: tools ## compare table and index (ARGS="--repair --report drift.json"
 
 reindex: tools ## rebuild the index without downtime (ARGS="--delete-old" ...)
 	@$(SYNC_CLI) reindex $(ARGS)
+
+replay: tools ## re-sync the batches the stream mapping gave up on, from the dead-letter queue
+	@$(SYNC_CLI) replay $(ARGS)
 
 demo: up deploy ## bring everything up and run the demo
 	@$(PY) scripts/demo.py

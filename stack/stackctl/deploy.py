@@ -158,6 +158,9 @@ def terraform_env(settings: dict[str, str], files: DeployFiles) -> dict[str, str
         "TF_DATA_DIR": str(files.tf_data),
         "TF_IN_AUTOMATION": "1",
         "DISABLE_DEPRECATION_NOTICE": "1",  # tflocal's banner
+        # S3 at the gateway's own host: tflocal then uses path-style requests, which need no
+        # DNS for <bucket>.s3.localhost.localstack.cloud (absent here).
+        "S3_HOSTNAME": "localhost",
         # The zip paths are inputs of the local root; absolute paths keep -chdir simple.
         **{f"TF_VAR_{f}_function_zip_path": str(function_zip(f)) for f in FUNCTIONS},
         "TF_VAR_localstack_endpoint": endpoint,

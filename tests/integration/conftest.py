@@ -9,8 +9,10 @@ from contextlib import ExitStack
 import pytest
 from opensearchpy import OpenSearch
 
-from tests.support.aws import Table, book, new_table
+from ddb_opensearch_sync.sync.batch import BatchSyncer
+from tests.support.aws import Table, book, new_queue, new_table
 from tests.support.opensearch import scratch_alias
+from tests.support.pipeline import make_syncer, sqs_dead_letters
 from tests.support.settings import Settings
 
 
@@ -36,3 +38,16 @@ def filled_table(settings: Settings, request: pytest.FixtureRequest) -> Iterator
     items = map(book, range(request.module.ITEMS))
     with new_table(settings, stream=False, items=items) as table:
         yield table
+
+
+@pytest.fixture
+def queue_url(sqs_client) -> Iterator[str]:
+    """A fresh dead-letter queue; deleted afterwards."""
+    with new_queue(sqs_client, "dlq") as url:
+        yield url
+
+
+@pytest.fixture
+def syncer(opensearch_client, alias, sqs_client, queue_url) -> BatchSyncer:
+    """The function's batch syncer on ``alias``, dead-lettering to ``queue_url``."""
+    return make_syncer(opensearch_client, alias, sqs_dead_letters(sqs_client, queue_url))

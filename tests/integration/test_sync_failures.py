@@ -27,17 +27,6 @@ RETRY_WINDOW = 1.5
 """Seconds a test lets the writer retry a cluster-side failure before it reports it."""
 
 
-@pytest.fixture
-def queue_url(sqs_client):
-    with new_queue(sqs_client, "failures-dlq") as url:
-        yield url
-
-
-@pytest.fixture
-def syncer(opensearch_client, alias, sqs_client, queue_url):
-    return make_syncer(opensearch_client, alias, sqs_dead_letters(sqs_client, queue_url))
-
-
 def seq(record: dict[str, Any]) -> str:
     return record["dynamodb"]["SequenceNumber"]
 

@@ -12,7 +12,7 @@ import contextlib
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +48,7 @@ def make_syncer(
     **writer_options: Any,
 ) -> BatchSyncer:
     """The function's batch syncer writing to ``alias``, with short retry back-offs."""
-    options = {"backoff_base": 0.02, "backoff_cap": 0.2, **writer_options}
+    options = {"backoff_base": 0.02, "backoff_cap": 0.2, "check_first": True, **writer_options}
     return BatchSyncer(BulkWriter(client, alias, **options), dead_letters, ttl_policy=ttl_policy)
 
 
@@ -73,17 +73,26 @@ class Pipeline:
 
 @contextmanager
 def new_pipeline(
-    settings: Settings, table: aws.Table, alias: str, client: OpenSearch
+    settings: Settings,
+    table: aws.Table,
+    alias: str,
+    client: OpenSearch,
+    *,
+    timeout: int = 30,
+    environment: Mapping[str, str] | None = None,
+    mapping_options: Mapping[str, Any] | None = None,
 ) -> Iterator[Pipeline]:
     """The sync function on ``table``'s stream, writing to ``alias``; returns once a change
     made now is known to reach the index (the mapping starts at LATEST: items written
-    before are the backfill's business)."""
+    before are the backfill's business). ``timeout`` (s), extra ``environment`` variables of
+    the function and extra ``mapping_options`` (retries, on-failure destination) override the
+    defaults."""
     assert FUNCTION_ZIP.exists(), f"{FUNCTION_ZIP} is missing: run `make deploy`"
     lambda_client = aws.client(settings, "lambda")
     deployed = lambda_client.get_function_configuration(
         FunctionName=settings.require(SYNC_FUNCTION_NAME)
     )
-    environment = deployed["Environment"]["Variables"]
+    deployed_environment = deployed["Environment"]["Variables"]
     name = unique("pipeline-sync")
     with ExitStack() as cleanup:
         lambda_client.create_function(
@@ -92,12 +101,13 @@ def new_pipeline(
             Role=deployed["Role"],
             Handler=deployed["Handler"],
             Code={"ZipFile": FUNCTION_ZIP.read_bytes()},
-            Timeout=30,
+            Timeout=timeout,
             Environment={
                 "Variables": {
-                    "OPENSEARCH_ENDPOINT": environment["OPENSEARCH_ENDPOINT"],
-                    "OPENSEARCH_AUTH": environment.get("OPENSEARCH_AUTH", "none"),
+                    "OPENSEARCH_ENDPOINT": deployed_environment["OPENSEARCH_ENDPOINT"],
+                    "OPENSEARCH_AUTH": deployed_environment.get("OPENSEARCH_AUTH", "none"),
                     "INDEX_ALIAS": alias,
+                    **(environment or {}),
                 }
             },
         )
@@ -114,6 +124,7 @@ def new_pipeline(
             BatchSize=100,
             MaximumBatchingWindowInSeconds=0,
             FunctionResponseTypes=["ReportBatchItemFailures"],
+            **(mapping_options or {}),
         )
         cleanup.callback(lambda_client.delete_event_source_mapping, UUID=mapping["UUID"])
         _wait_until_delivering(table, alias, client)

@@ -1,8 +1,10 @@
 """The package's rooms and the direction of their imports (lambda/ddb_opensearch_sync).
 
 `core` is pure and imports no other room; `index` builds on `core` only; `sync`, `search` and
-`ops` build on both and never on each other. Subpackage ``__init__`` modules import nothing,
-so a zip traced from one handler does not pull in its siblings.
+`ops` build on both, and only `ops` on `sync` (``replay`` re-runs the function's own batch path:
+mapping, writer, dead letters); `sync` and `search` never import `ops` or each other.
+Subpackage ``__init__`` modules import nothing, so a zip traced from one handler does not pull
+in its siblings.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ ALLOWED = {
     "index": {"core", "index"},
     "sync": {"core", "index", "sync"},
     "search": {"core", "index", "search"},
-    "ops": {"core", "index", "ops"},
+    "ops": {"core", "index", "ops", "sync"},
 }
 # Standard-library and third-party modules that do I/O: none may be imported by `core`, but
 # for boto3's pure type (de)serialiser.

@@ -230,6 +230,8 @@ def test_every_scalar_of_an_unknown_attribute_gets_one_mapping():
         for spec in entry.values()
     }
 
+    # A map is one flat_object field, whatever paths it holds (field limits).
+    assert templates.pop("object") == {"type": "flat_object"}
     # One mapping whatever the JSON type, so that a list mixing them indexes.
     assert set(templates) == {"string", "long", "double", "boolean"}
     assert len({json.dumps(m, sort_keys=True) for m in templates.values()}) == 1

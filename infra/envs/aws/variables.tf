@@ -125,15 +125,15 @@ variable "maximum_batching_window_in_seconds" {
 }
 
 variable "maximum_retry_attempts" {
-  description = "Retries of a failing batch before its metadata goes to the dead-letter queue"
+  description = "Retries of a failing batch before its metadata goes to the dead-letter queue; the record age ends an outage first (infra/modules/sync explains)"
   type        = number
-  default     = 10
+  default     = 10000
 }
 
 variable "maximum_record_age_in_seconds" {
-  description = "Age after which a stream record is skipped and reported to the dead-letter queue, in seconds"
+  description = "Age after which a failing record is given up and its batch's metadata sent to the dead-letter queue, in seconds: 21 h leaves `replay` 3 h of the stream's 24 h"
   type        = number
-  default     = 86400
+  default     = 75600
 }
 
 variable "log_retention_in_days" {

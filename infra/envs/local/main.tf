@@ -45,9 +45,12 @@ module "system" {
     }
   }
 
-  # Fewer retries than on AWS: a batch that keeps failing reaches the dead-letter queue sooner.
+  # A small retry budget (AWS keeps 10000 and a 21 h record age): a batch that keeps failing
+  # reaches the dead-letter queue within minutes, for `make replay`. Dead letters are
+  # disposable here.
   stream = {
-    maximum_retry_attempts = 3
+    maximum_retry_attempts           = var.stream_maximum_retry_attempts
+    dead_letter_bucket_force_destroy = true
   }
 
   name                     = var.name

@@ -27,3 +27,9 @@ variable "search_function_zip_path" {
   type        = string
   default     = null
 }
+
+variable "stream_maximum_retry_attempts" {
+  description = "Retries of a failing stream batch before its metadata goes to the dead-letter queue (small locally, so that outages reach `make replay` soon)"
+  type        = number
+  default     = 3
+}

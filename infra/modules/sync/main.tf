@@ -17,6 +17,75 @@ resource "aws_sqs_queue" "dlq" {
 }
 
 ################################################################################
+# Dead-letter bucket: records too large for one SQS message (256 KiB) are kept
+# whole here; the queue message names the object (see sync/deadletter.py).
+################################################################################
+
+resource "aws_s3_bucket" "dead_letters" {
+  count = var.create ? 1 : 0
+
+  #checkov:skip=CKV_AWS_18:Access logging needs a second bucket; the objects are written by the function only (its role is the one writer) and CloudTrail data events can be enabled per account
+  #checkov:skip=CKV_AWS_144:Cross-region replication of dead letters is out of scope; they are re-creatable from the table (reconcile)
+  #checkov:skip=CKV2_AWS_62:Nothing consumes object events; operators read the queue, whose messages name the objects
+  #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) like the queue's SQS-managed encryption; a KMS key can be set with dlq_kms_key_id
+  bucket_prefix = "${local.function_name}-dead-letters-"
+  force_destroy = var.dead_letter_bucket_force_destroy
+  tags          = var.tags
+}
+
+resource "aws_s3_bucket_public_access_block" "dead_letters" {
+  count = var.create ? 1 : 0
+
+  bucket                  = aws_s3_bucket.dead_letters[0].id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_s3_bucket_versioning" "dead_letters" {
+  count = var.create ? 1 : 0
+
+  bucket = aws_s3_bucket.dead_letters[0].id
+  versioning_configuration {
+    status = "Enabled"
+  }
+}
+
+resource "aws_s3_bucket_server_side_encryption_configuration" "dead_letters" {
+  count = var.create ? 1 : 0
+
+  bucket = aws_s3_bucket.dead_letters[0].id
+  rule {
+    apply_server_side_encryption_by_default {
+      sse_algorithm     = var.dlq_kms_key_id == null ? "AES256" : "aws:kms"
+      kms_master_key_id = var.dlq_kms_key_id
+    }
+  }
+}
+
+# Objects live as long as the messages that point to them (and old versions a day more).
+resource "aws_s3_bucket_lifecycle_configuration" "dead_letters" {
+  count = var.create ? 1 : 0
+
+  bucket = aws_s3_bucket.dead_letters[0].id
+  rule {
+    id     = "expire-with-the-queue"
+    status = "Enabled"
+    filter {}
+    expiration {
+      days = ceil(var.dlq_message_retention_seconds / 86400)
+    }
+    noncurrent_version_expiration {
+      noncurrent_days = 1
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 1
+    }
+  }
+}
+
+################################################################################
 # Function: may read this stream, send to this queue and call this domain (its
 # module adds its own log group). Nothing else.
 ################################################################################
@@ -44,6 +113,12 @@ data "aws_iam_policy_document" "function" {
     sid       = "DeadLetterQueue"
     actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.dlq[0].arn]
+  }
+
+  statement {
+    sid       = "DeadLetterBucket"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.dead_letters[0].arn}/*"]
   }
 
   statement {
@@ -90,6 +165,7 @@ module "function" {
     OPENSEARCH_AUTH         = var.opensearch_auth
     INDEX_ALIAS             = var.index_alias
     DLQ_URL                 = try(aws_sqs_queue.dlq[0].url, null)
+    DEAD_LETTER_BUCKET      = try(aws_s3_bucket.dead_letters[0].id, null)
     TTL_EXPIRY_POLICY       = var.ttl_expiry_policy
     POWERTOOLS_SERVICE_NAME = "ddb-opensearch-sync"
     POWERTOOLS_LOG_LEVEL    = var.log_level

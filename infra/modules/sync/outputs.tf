@@ -40,3 +40,8 @@ output "dlq_arn" {
   description = "ARN of the dead-letter queue"
   value       = try(aws_sqs_queue.dlq[0].arn, null)
 }
+
+output "dead_letter_bucket" {
+  description = "Name of the S3 bucket keeping dead letters too large for one SQS message"
+  value       = try(aws_s3_bucket.dead_letters[0].id, null)
+}

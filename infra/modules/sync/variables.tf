@@ -175,10 +175,18 @@ variable "maximum_batching_window_in_seconds" {
   }
 }
 
+# Retries and record age: content errors never reach them (the function dead-letters a
+# record OpenSearch refuses for its content and reports the batch done), so a batch fails
+# only while the cluster cannot take writes. Such a batch is retried until the cluster is
+# back: each attempt lasts about the function's timeout (the writer retries inside it), so
+# 10000 attempts are days, and the record age ends a long outage first. At 21 h the batch's
+# metadata goes to the dead-letter queue while the stream (24 h) still holds its records for
+# 3 h: `ddb-opensearch-sync replay` re-syncs exactly them, and after that falls back to a
+# reconcile. -1 (forever) would let the stream trim the records with no message at all.
 variable "maximum_retry_attempts" {
-  description = "Retries of a failing batch before its metadata goes to the dead-letter queue (0-10000; never unbounded)"
+  description = "Retries of a failing batch before its metadata goes to the dead-letter queue (0-10000; never unbounded). Outages end by the record age first: each attempt lasts about the function's timeout"
   type        = number
-  default     = 10
+  default     = 10000
 
   validation {
     condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 10000
@@ -187,18 +195,18 @@ variable "maximum_retry_attempts" {
 }
 
 variable "maximum_record_age_in_seconds" {
-  description = "Age after which a record is skipped and reported to the dead-letter queue, in seconds (60-604800; never unbounded)"
+  description = "Age after which a failing record is given up and its batch's metadata sent to the dead-letter queue, in seconds (60-86400; below the stream's 24 h so that `replay` can still read it)"
   type        = number
-  default     = 86400
+  default     = 75600
 
   validation {
-    condition     = var.maximum_record_age_in_seconds >= 60 && var.maximum_record_age_in_seconds <= 604800
-    error_message = "maximum_record_age_in_seconds must be between 60 and 604800 (-1, infinite, is not allowed)."
+    condition     = var.maximum_record_age_in_seconds >= 60 && var.maximum_record_age_in_seconds <= 86400
+    error_message = "maximum_record_age_in_seconds must be between 60 and 86400 (the stream keeps records 24 h; -1 is not allowed)."
   }
 }
 
 variable "bisect_batch_on_function_error" {
-  description = "Whether a failing batch is split in two and retried (LocalStack stores the flag but does not bisect)"
+  description = "Whether a batch whose invocation errors (a crash, not a partial failure) is split in two and retried, isolating a record that crashes the function (LocalStack stores the flag but does not bisect)"
   type        = bool
   default     = true
 }
@@ -225,6 +233,12 @@ variable "dlq_message_retention_seconds" {
   description = "How long the dead-letter queue keeps failure records, in seconds (max 14 days)"
   type        = number
   default     = 1209600
+}
+
+variable "dead_letter_bucket_force_destroy" {
+  description = "Whether destroying the module empties the dead-letter bucket (true only where dead letters are disposable, e.g. locally)"
+  type        = bool
+  default     = false
 }
 
 variable "dlq_kms_key_id" {

@@ -82,5 +82,6 @@ module "sync" {
   maximum_batching_window_in_seconds = var.stream.maximum_batching_window_in_seconds
   maximum_retry_attempts             = var.stream.maximum_retry_attempts
   maximum_record_age_in_seconds      = var.stream.maximum_record_age_in_seconds
+  dead_letter_bucket_force_destroy   = var.stream.dead_letter_bucket_force_destroy
   log_retention_in_days              = var.log_retention_in_days
 }

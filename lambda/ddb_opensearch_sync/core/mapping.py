@@ -25,16 +25,31 @@ Unknown attributes and the number policy (why the dynamic templates look like th
 numbers have up to 38 significant digits; ``long`` holds 19 and ``double`` about 16, and
 dynamic mapping would fix a field to ``long`` on the first integer and then silently truncate a
 later ``1.5``. DynamoDB is also schemaless: one list may hold a string, a number and a boolean,
-and dynamic mapping would give them conflicting types and reject the item. So every scalar of an
-attribute this mapping does not name gets one mapping whatever its JSON type: ``keyword`` -- the
-exact value as written in the document (all digits of a number), for term queries and
-aggregations -- with a ``text`` sub-field for words and a ``num`` sub-field of type ``double``
-for ranges and sorting (approximate beyond 16 digits; ``ignore_malformed`` skips non-numbers).
-The ``_source`` keeps the exact number token either way. Maps become objects; an attribute that
-is a map in one item and a scalar in another still conflicts, and that item is dead-lettered
-with the error. Known fields get explicit types; ``year`` is an ``integer`` that refuses to
-coerce, so ``1999.5`` is rejected (and dead-lettered) rather than stored as ``1999``. Date and
-numeric detection are off so that a string never fixes a field to a type a later one cannot meet.
+and dynamic mapping would give them conflicting types and reject the item. So every scalar of a
+top-level attribute this mapping does not name gets one mapping whatever its JSON type:
+``keyword`` -- the exact value as written in the document (all digits of a number), for term
+queries and aggregations -- with a ``text`` sub-field for words and a ``num`` sub-field of type
+``double`` for ranges and sorting (approximate beyond 16 digits; ``ignore_malformed`` skips
+non-numbers). The ``_source`` keeps the exact number token either way.
+
+Field limits: an index allows 1000 fields (``index.mapping.total_fields.limit``) and every
+mapped path costs fields, so mapping every path of every map (three fields per scalar) would
+refuse every new attribute after about 330 distinct paths. An unknown *map* (or list of maps)
+is therefore one ``flat_object`` field whatever it holds: its leaves are indexed as exact
+keywords under their dotted paths (``publisher.name``; term, prefix, range on strings, match as
+a whole value), so a table may use any number of distinct paths inside maps. Only distinct
+top-level attribute names add fields (three each); the limit is raised to `TOTAL_FIELDS_LIMIT`
+for them, and beyond it an item with yet another top-level name is refused and dead-lettered
+whole (a content error: the other items go on). An attribute that is a map in one item and a
+scalar in another conflicts and that item is dead-lettered with the error. Known fields get
+explicit types; ``year`` is an ``integer`` that refuses to coerce, so ``1999.5`` is rejected
+(and dead-lettered) rather than stored as ``1999``. Date and numeric detection are off so that
+a string never fixes a field to a type a later one cannot meet.
+
+Attribute names OpenSearch would refuse or misread (``_id``, ``_source``, any leading ``_``;
+``a.b``, which it reads as the path ``a`` -> ``b`` and so collides with a map ``a``) are
+escaped reversibly in documents by `records.index_name` (``~5F``, ``~2E``, ``~7E`` for
+``_``, ``.``, ``~``); ordinary names are unchanged.
 """
 
 from __future__ import annotations
@@ -48,6 +63,7 @@ from .records import SYNC_FIELD
 __all__ = [
     "INDEX_GENERATION",
     "TEXT_ANALYZER",
+    "TOTAL_FIELDS_LIMIT",
     "alias_filter",
     "alias_spec",
     "concrete_index_name",
@@ -60,12 +76,16 @@ __all__ = [
     "template_name",
 ]
 
-INDEX_GENERATION = 3
+INDEX_GENERATION = 4
 """Bump when a mapping change needs a new concrete index (and a reindex).
 
 1: the sync's mapping. 2: search analyzers, boolean similarity, ``title.suggest``.
 3: one mapping for every scalar of an unknown attribute, so that mixed lists index.
+4: unknown maps as ``flat_object`` (any number of paths), a higher total-fields limit.
 """
+
+TOTAL_FIELDS_LIMIT = 4000
+"""Fields an index may map: about 1300 distinct unknown top-level attribute names."""
 
 DYNAMODB_MAX_DEPTH = 32
 """DynamoDB nests maps and lists up to 32 levels; OpenSearch's default depth limit is 20."""
@@ -131,7 +151,10 @@ def index_settings() -> dict[str, Any]:
             "number_of_shards": 1,
             # No replica on a single node (green health), one as soon as there are two.
             "auto_expand_replicas": "0-1",
-            "mapping": {"depth": {"limit": DYNAMODB_MAX_DEPTH + 2}},
+            "mapping": {
+                "depth": {"limit": DYNAMODB_MAX_DEPTH + 2},
+                "total_fields": {"limit": TOTAL_FIELDS_LIMIT},
+            },
             "analysis": _ANALYSIS,
         }
     }
@@ -168,8 +191,12 @@ def _mapping_body() -> dict[str, Any]:
         "date_detection": False,
         "numeric_detection": False,
         "dynamic_templates": [
-            {f"dynamodb_{kind}s": {"match_mapping_type": kind, "mapping": _ANY_SCALAR}}
-            for kind in ("string", "long", "double", "boolean")
+            # Maps (and lists of maps): one field, whatever paths they hold.
+            {"dynamodb_maps": {"match_mapping_type": "object", "mapping": {"type": "flat_object"}}},
+            *(
+                {f"dynamodb_{kind}s": {"match_mapping_type": kind, "mapping": _ANY_SCALAR}}
+                for kind in ("string", "long", "double", "boolean")
+            ),
         ],
         "properties": {
             "book_id": {"type": "keyword"},

@@ -33,24 +33,35 @@ part of the id: one table has one key schema.
 Versions and ordering
 ---------------------
 Stream sequence numbers are decimal strings of 21 to 40 digits, far past OpenSearch's signed
-64-bit ``external`` version, so they cannot be the version. Instead:
+64-bit ``external`` version, so they cannot be the version. The order is decided by the
+sequence numbers alone; versions only make OpenSearch enforce it:
 
-* Every change is written with ``version_type=external`` and the *natural version*
-  ``floor(ApproximateCreationDateTime) << VERSION_SHIFT``: whole seconds in the high bits, zero
-  in the low 20. A change from a later second therefore always wins over one from an earlier
-  second, and a change from an earlier second always loses, in one ``_bulk`` round trip.
-* Every document also stores its exact sequence number (``_sync.seq``). Changes of the same
-  item within the same second share a natural version, so the second one to arrive gets a
-  version conflict; so does every duplicate or replay. The writer then reads the stored
-  ``_sync.seq`` and decides exactly with Python integers (`is_newer`): an older or equal
-  change is stale and counts as done; a newer one is rewritten with the stored version + 1.
-  The low 20 bits leave room for a million such bumps per item and second (DynamoDB allows at
-  most about a thousand writes to one item per second).
+* Every document stores its exact sequence number (``_sync.seq``); `is_newer` compares two
+  with Python integers.
+* The stream path (the function, ``replay``) compares before it writes
+  (`ddb_opensearch_sync.index.writer.BulkWriter` with ``check_first``): one ``_mget`` reads the
+  stored ``_sync.seq`` and ``_version``; an older or equal change is stale and counts as done;
+  a newer one is written with ``version_type=external`` and the stored version + 1, which is a
+  compare-and-set: a write landing in between raises the version, the change conflicts and is
+  compared again. Duplicates and replays (Lambda delivers at least once; retries restart at
+  the failed record) are therefore stale, whatever their creation time.
+* Only a document not stored yet is written with the change's *natural version*
+  ``floor(ApproximateCreationDateTime) << VERSION_SHIFT`` (whole seconds in the high bits, room
+  for bumps in the low 20), so that a backfill (version 0) or a reindex copy (its own version)
+  meeting it still loses or wins as those commands expect. A record without a creation time
+  gets natural version 0.
 
-The one assumption: for one item, ``ApproximateCreationDateTime`` never goes backwards from one
-change to the next (stream records of an item appear in modification order). Within a second,
-ordering is exact whatever the sequence numbers look like. A record without a creation time
-gets natural version 0 and so always takes the exact path.
+Why not trust the creation time: AWS documents that, for each item, stream records appear in
+the order of the item's modifications, and that sequence numbers order records within a shard
+(and a shard's parent holds an item's earlier records: Lambda finishes a parent shard before
+its children). ``ApproximateCreationDateTime`` is documented only as "approximate", rounded
+down to the second, with no promise that it never goes backwards from one change of an item to
+the next. If ordering rested on it, a newer change carrying an earlier second, once stored,
+would be overwritten by a later replay of the older change (whose natural version is larger).
+The stored-sequence comparison closes that. What remains assumed: sequence numbers of one item
+grow across a shard split (the child shard's range starts after its parent's), and the one
+window left to the clock is two writers creating the *same absent* document at the same
+moment (both see nothing stored); the higher natural version wins it.
 
 Deletes and tombstones
 ----------------------
@@ -74,6 +85,7 @@ import binascii
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
@@ -91,10 +103,12 @@ __all__ = [
     "EventName",
     "MalformedRecordError",
     "TtlPolicy",
+    "attribute_name",
     "compact",
     "document_id",
     "dumps",
     "external_version",
+    "index_name",
     "is_newer",
     "loads",
     "number_text",
@@ -245,7 +259,7 @@ class _PlainDeserializer(TypeDeserializer):
         return [self.deserialize(v) for v in _as_list(value, "L")]
 
     def _deserialize_m(self, value: Any) -> dict[str, Any]:
-        return {k: self.deserialize(v) for k, v in _as_map(value, "M").items()}
+        return {index_name(k): self.deserialize(v) for k, v in _as_map(value, "M").items()}
 
     def deserialize(self, value: Any) -> Any:
         if not isinstance(value, Mapping) or len(value) != 1:
@@ -278,7 +292,29 @@ def plain_image(image: Mapping[str, Any]) -> dict[str, Any]:
 
     Numbers become `Decimal` (exact), sets sorted lists, binary canonical base64.
     """
-    return {name: _DESERIALIZER.deserialize(value) for name, value in image.items()}
+    return {index_name(name): _DESERIALIZER.deserialize(value) for name, value in image.items()}
+
+
+def index_name(name: str) -> str:
+    """An attribute or map key name as a document field name, escaped reversibly where
+    OpenSearch would refuse or misread it (see `mapping`): a leading ``_`` (``_id``,
+    ``_source``), ``.`` (a path separator) and the escape character ``~`` itself become
+    ``~5F``, ``~2E`` and ``~7E``; the empty name becomes ``~``. Other names are unchanged."""
+    if name and name[0] != "_" and "." not in name and "~" not in name:
+        return name
+    if not name:
+        return "~"
+    escaped = name.replace("~", "~7E").replace(".", "~2E")
+    return "~5F" + escaped[1:] if escaped[0] == "_" else escaped
+
+
+def attribute_name(field_name: str) -> str:
+    """The inverse of `index_name`."""
+    if "~" not in field_name:
+        return field_name
+    if field_name == "~":
+        return ""
+    return re.sub(r"~([0-9A-F]{2})", lambda m: chr(int(m.group(1), 16)), field_name)
 
 
 def dumps(value: Any) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "ENV_AWS_REGION",
     "ENV_BULK_MAX_ACTIONS",
     "ENV_BULK_MAX_BYTES",
+    "ENV_DEAD_LETTER_BUCKET",
     "ENV_DLQ_URL",
     "ENV_INDEX_ALIAS",
     "ENV_OPENSEARCH_AUTH",
@@ -47,6 +48,8 @@ ENV_INDEX_ALIAS = "INDEX_ALIAS"
 """The alias the function writes to and ``setup-index`` creates."""
 ENV_DLQ_URL = "DLQ_URL"
 """SQS queue for records that cannot be indexed."""
+ENV_DEAD_LETTER_BUCKET = "DEAD_LETTER_BUCKET"
+"""S3 bucket keeping whole the dead letters too large for one SQS message."""
 ENV_TTL_EXPIRY_POLICY = "TTL_EXPIRY_POLICY"
 """``delete`` (default) or ``keep``: what a TTL expiry does to the document."""
 ENV_BULK_MAX_BYTES = "BULK_MAX_BYTES"
@@ -93,6 +96,7 @@ class Settings:
     auth: Auth = Auth.NONE
     region: str | None = None
     dlq_url: str | None = None
+    dead_letter_bucket: str | None = None
     ttl_policy: TtlPolicy = TtlPolicy.DELETE
     bulk_max_bytes: int = DEFAULT_BULK_MAX_BYTES
     bulk_max_actions: int = DEFAULT_BULK_MAX_ACTIONS
@@ -110,6 +114,7 @@ class Settings:
             "auth": env.get(ENV_OPENSEARCH_AUTH) or Auth.NONE,
             "region": env.get(ENV_AWS_REGION) or env.get("AWS_DEFAULT_REGION"),
             "dlq_url": env.get(ENV_DLQ_URL) or None,
+            "dead_letter_bucket": env.get(ENV_DEAD_LETTER_BUCKET) or None,
             "ttl_policy": env.get(ENV_TTL_EXPIRY_POLICY) or TtlPolicy.DELETE,
             "bulk_max_bytes": env.get(ENV_BULK_MAX_BYTES) or DEFAULT_BULK_MAX_BYTES,
             "bulk_max_actions": env.get(ENV_BULK_MAX_ACTIONS) or DEFAULT_BULK_MAX_ACTIONS,
@@ -144,6 +149,7 @@ class Settings:
             auth=auth,
             region=values["region"],
             dlq_url=values["dlq_url"],
+            dead_letter_bucket=values["dead_letter_bucket"],
             ttl_policy=ttl_policy,
             bulk_max_bytes=max_bytes,
             bulk_max_actions=max_actions,

@@ -4,7 +4,10 @@ One call to `BulkWriter.write` takes the batch's newest change per document and 
 as written, stale (an equal or newer change is already indexed), rejected for its content, or
 failed (still failing when the deadline came). It works in rounds:
 
-1. Send every pending change with its external version in as few ``_bulk`` requests as the
+1. With ``check_first`` (the stream path): compare every pending change with its stored
+   document (one ``_mget``): older or equal is stale and done, newer is written with the
+   stored version + 1, a compare-and-set. Then send every pending change with its external
+   version in as few ``_bulk`` requests as the
    byte and action caps allow (``require_alias=true``: OpenSearch never invents an index).
 2. Read each item's result. A version conflict is resolved exactly (`records` explains why
    they happen): one ``_mget`` of the stored ``_sync.seq`` and ``_version``; an older or
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -60,14 +64,37 @@ CONTENT_ERROR_TYPES = frozenset(
         "mapper_parsing_exception",
         "document_parsing_exception",
         "strict_dynamic_mapping_exception",
-        "max_bytes_length_exceeded_exception",
-        "illegal_argument_exception",  # mapping limits, immense terms
         "x_content_parse_exception",
         "parse_exception",
         "json_parse_exception",
     }
 )
-"""Error types of a 400 item result that are about the document, not the cluster."""
+"""Error types of a 400 item result that are always about the document, whatever the reason."""
+
+CONTENT_CAUSE_TYPES = frozenset({"max_bytes_length_exceeded_exception"})
+"""``caused_by`` types that make an ``illegal_argument_exception`` the document's fault."""
+
+# ``illegal_argument_exception`` is both "this document breaks a mapping limit" and "the alias
+# has no write index": only these reasons are the document's. Each pattern is anchored at the
+# start of OpenSearch's own message template, before any field name, id or value preview, so
+# no text in the document can make a cluster problem look like a content error or the other
+# way round (a reason is never searched for words).
+CONTENT_REASONS = re.compile(
+    "|".join(
+        (
+            r"Limit of total fields \[\d+\] has been exceeded",
+            r"Limit of mapping depth \[\d+\] has been exceeded",
+            r"Limit of nested fields \[\d+\] has been exceeded",
+            r"Document contains at least one immense term in field=",
+            r"mapper \[",  # mapper [x] cannot be changed from type [a] to [b]
+            r"Field \[[^\]]*\] is a metadata field and cannot be added inside a document",
+            r"object field starting or ending with a \[\.\] makes object resolution ambiguous",
+            r"field name cannot be an empty string",
+            r"[Cc]an't merge a non object mapping \[",
+            r"Can't get text on a ",
+        )
+    )
+)
 
 
 class ErrorKind(StrEnum):
@@ -88,8 +115,11 @@ class Outcome(StrEnum):
 def classify(status: int | str | None, error: Mapping[str, Any] | None) -> ErrorKind:
     """What to do about one bulk item's (or request's) status and error.
 
-    Anything not known to be the document's fault is retried: a wrongly retried record only
-    delays the shard, a wrongly dead-lettered one leaves the index wrong.
+    Decided by the HTTP status and OpenSearch's structured error ``type`` (and, for the one
+    ambiguous type, the start of its reason: `CONTENT_REASONS`); never by searching text that
+    quotes document ids or values. Anything not known to be the document's fault is retried:
+    a wrongly retried record only delays the shard, a wrongly dead-lettered one leaves the
+    index wrong.
     """
     if isinstance(status, int) and 200 <= status < 300:
         return ErrorKind.OK
@@ -97,12 +127,22 @@ def classify(status: int | str | None, error: Mapping[str, Any] | None) -> Error
         return ErrorKind.CONFLICT
     if status == 413:
         return ErrorKind.TOO_LARGE
-    if status == 400 and error is not None and error.get("type") in CONTENT_ERROR_TYPES:
-        reason = str(error.get("reason", "")).lower()
-        # e.g. "no write index is defined for alias": the alias is broken, not the document.
-        if "alias" not in reason and "write index" not in reason:
-            return ErrorKind.CONTENT
+    if status == 400 and isinstance(error, Mapping) and _is_content_error(error):
+        return ErrorKind.CONTENT
     return ErrorKind.RETRY
+
+
+def _is_content_error(error: Mapping[str, Any]) -> bool:
+    kind = error.get("type")
+    if kind in CONTENT_ERROR_TYPES:
+        return True
+    if kind != "illegal_argument_exception":
+        return False
+    cause = error.get("caused_by")
+    if isinstance(cause, Mapping) and cause.get("type") in CONTENT_CAUSE_TYPES:
+        return True
+    reason = error.get("reason")
+    return isinstance(reason, str) and CONTENT_REASONS.match(reason) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +214,8 @@ class _Pending:
     solo: bool = False
     bumps: int = 0
     error: Mapping[str, Any] | None = None
+    checked: bool = True
+    """Whether the stored document has been compared (`BulkWriter` ``check_first``)."""
 
 
 def _error_info(status: int | str | None, error: Any) -> dict[str, Any]:
@@ -198,8 +240,18 @@ class BulkWriter:
     backoff_base, backoff_cap
         Full-jitter exponential backoff between retry rounds, in seconds.
     max_bumps
-        Same-document conflict rounds before a change counts as failing (a writer racing
-        this one without end).
+        Same-document conflict rounds sent back to back; after that each further round waits
+        for the backoff (a writer racing this one), until the deadline.
+    check_first
+        Compare with the stored documents before writing (one ``_mget`` per request's worth
+        of changes), so that the stored ``_sync.seq`` alone decides the order: an older or
+        equal change is stale without a write, a newer one is written with the stored version
+        + 1 (a compare-and-set: any write in between makes it conflict and compare again),
+        and only a document not stored yet takes the change's natural version. Without it a
+        change from a later ``ApproximateCreationDateTime`` second wins on its version alone
+        (`records` explains why the stream path needs this). The function and ``replay`` set
+        it; the operator commands that write their own versions (backfill, reindex, reconcile
+        repairs) do not.
     """
 
     def __init__(
@@ -213,6 +265,7 @@ class BulkWriter:
         backoff_base: float = 0.1,
         backoff_cap: float = 5.0,
         max_bumps: int = 10,
+        check_first: bool = False,
         rng: random.Random | None = None,
     ) -> None:
         self.client = client
@@ -223,6 +276,7 @@ class BulkWriter:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_bumps = max_bumps
+        self.check_first = check_first
         self._rng = rng or random.Random()
 
     # --- public ---
@@ -236,7 +290,7 @@ class BulkWriter:
                 raise ValueError(f"nothing to write for {change.doc_id!r} ({change.action})")
             if change.doc_id in pending:
                 raise ValueError(f"two changes for {change.doc_id!r}: compact the batch first")
-            pending[change.doc_id] = _Pending(change, change.version)
+            pending[change.doc_id] = _Pending(change, change.version, checked=not self.check_first)
 
         attempt = 0
         while pending and time.monotonic() < deadline:
@@ -258,8 +312,10 @@ class BulkWriter:
     def _round(self, pending: dict[str, _Pending], report: WriteReport, deadline: float) -> bool:
         """Send everything pending once; settle what can be settled. True if a retry is due."""
         conflicts: list[_Pending] = []
-        retry = False
-        for chunk in self._chunks(list(pending.values())):
+        unchecked = [item for item in pending.values() if not item.checked]
+        retry = bool(unchecked) and self._check(unchecked, pending, report, deadline)
+        ready = [item for item in pending.values() if item.checked]
+        for chunk in self._chunks(ready):
             for item, status, error in self._send(chunk, report, deadline):
                 kind = classify(status, error)
                 if kind is ErrorKind.OK:
@@ -276,7 +332,7 @@ class BulkWriter:
                     item.error = _error_info(status, error)
                     retry = True
         if conflicts:
-            retry = self._resolve(conflicts, pending, report, deadline) or retry
+            retry = self._compare(conflicts, pending, report, deadline, conflicted=True) or retry
         return retry
 
     def _settle(
@@ -342,52 +398,85 @@ class BulkWriter:
             results.append((item, result.get("status"), result.get("error")))
         return results
 
-    def _resolve(
+    def _check(
         self,
-        conflicts: list[_Pending],
+        items: list[_Pending],
         pending: dict[str, _Pending],
         report: WriteReport,
         deadline: float,
     ) -> bool:
-        """Decide version conflicts with the stored sequence numbers. True if a retry is due."""
+        """Compare changes with the stored documents before writing. True if a retry is due."""
+        retry = False
+        for start in range(0, len(items), self.max_actions):
+            group = items[start : start + self.max_actions]
+            retry = self._compare(group, pending, report, deadline, conflicted=False) or retry
+        return retry
+
+    def _lookup(
+        self, items: list[_Pending], report: WriteReport, deadline: float
+    ) -> list[tuple[_Pending, Mapping[str, Any] | None]]:
+        """Each item's stored ``_sync.seq`` and ``_version`` (``None`` and the item's error set
+        when the lookup failed)."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            for item in conflicts:
-                item.error = {"type": "deadline", "reason": "conflict not resolved in time"}
-            return True
+            for item in items:
+                item.error = {"type": "deadline", "reason": "not compared in time"}
+            return [(item, None) for item in items]
         report.lookups += 1
         try:
             response = self.client.mget(
                 index=self.alias,
-                body={"ids": [item.change.doc_id for item in conflicts]},
+                body={"ids": [item.change.doc_id for item in items]},
                 _source_includes=f"{SYNC_FIELD}.seq",
                 request_timeout=min(self.request_timeout, remaining),
             )
         except TransportError as error:
-            for item in conflicts:
+            for item in items:
                 item.error = _error_info(error.status_code, str(error)[:1000])
-            return True
-
-        retry = False
-        for item, doc in zip(conflicts, response["docs"], strict=True):
-            found = bool(doc.get("found"))
+            return [(item, None) for item in items]
+        docs = response["docs"]
+        for item, doc in zip(items, docs, strict=True):
             if "error" in doc:
                 item.error = _error_info(None, doc["error"])
+        return list(zip(items, docs, strict=True))
+
+    def _compare(
+        self,
+        items: list[_Pending],
+        pending: dict[str, _Pending],
+        report: WriteReport,
+        deadline: float,
+        *,
+        conflicted: bool,
+    ) -> bool:
+        """Decide with the stored sequence numbers, before writing or after a version
+        conflict (``conflicted``): stale, or the version to write next. True if a retry is
+        due."""
+        retry = False
+        for item, doc in self._lookup(items, report, deadline):
+            if doc is None or "error" in doc:
                 retry = True
-            elif found and not is_newer(
+                continue
+            item.checked = True
+            found = bool(doc.get("found"))
+            if found and not is_newer(
                 item.change.sequence_number, stored_sequence(doc.get("_source"))
             ):
                 self._settle(pending, report, item, Outcome.STALE)
-            elif item.bumps >= self.max_bumps:
-                item.error = {"type": "conflict_storm", "reason": "document keeps changing"}
-                retry = True
-            elif not found:
-                item.bumps += 1
-                item.version = item.change.version  # deleted meanwhile: start over
+                continue
+            if found:
+                stored_version = int(doc["_version"])
+                report.bumped += int(conflicted or stored_version >= item.change.version)
+                item.version = stored_version + 1
             else:
+                item.version = item.change.version  # nothing stored (or deleted meanwhile)
+            if conflicted:
+                # The version is refreshed whatever the count: past `max_bumps` the writer
+                # backs off between rounds, but a stale version would conflict for ever.
                 item.bumps += 1
-                report.bumped += 1
-                item.version = int(doc["_version"]) + 1
+                if item.bumps > self.max_bumps:
+                    item.error = {"type": "conflict_storm", "reason": "document keeps changing"}
+                    retry = True
         return retry
 
     def _backoff(self, attempt: int, deadline: float) -> bool:

@@ -2,8 +2,9 @@
 
 ``setup-index`` creates the index template, the concrete index and the alias (idempotent; run
 at every deploy). ``backfill`` loads the table into the index, ``reconcile`` compares (and
-repairs) them, ``reindex`` rebuilds the index under the alias without downtime; each is safe
-while the stream keeps writing. Connection options default to the function's environment
+repairs) them, ``reindex`` rebuilds the index under the alias without downtime, ``replay``
+re-syncs the batches the stream mapping gave up on; each is safe while the stream keeps
+writing. Connection options default to the function's environment
 variables, so the same names work in a shell, CI and the Lambda environment; explicit options
 win. Every command prints one JSON line on stdout; progress and summaries go to stderr.
 Exit codes: see `EXIT_CODES`.
@@ -34,6 +35,7 @@ from ..core.settings import (
     DEFAULT_SEGMENTS,
     DEFAULT_SETTLE,
     DEFAULT_STATE_DIR,
+    ENV_DLQ_URL,
     ENV_INDEX_ALIAS,
     ENV_OPENSEARCH_AUTH,
     ENV_OPENSEARCH_ENDPOINT,
@@ -237,6 +239,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-pages", type=_positive, help="stop the backfill after this many pages (exit 5)"
     )
     reindex.set_defaults(run=_reindex)
+
+    replay = commands.add_parser(
+        "replay",
+        help="re-sync the batches the stream mapping gave up on (from the dead-letter queue)",
+        description=textwrap.fill(
+            "Read the on-failure records the event source mapping sent to the dead-letter "
+            "queue (stream, shard, first and last sequence number), read exactly those "
+            "records from the stream again and sync them as the function does; delete each "
+            "message once its records are written. Batches the stream no longer holds are "
+            "repaired by one reconcile --repair of the table (needs --table). The function's "
+            "own dead letters are left in the queue.",
+            88,
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_connection_options(replay)
+    _add_table_options(replay)
+    replay.add_argument("--queue-url", help=f"the dead-letter queue (${ENV_DLQ_URL})")
+    replay.add_argument(
+        "--max-messages", type=_positive, help="stop after this many on-failure records"
+    )
+    replay.set_defaults(run=_replay)
     return parser
 
 
@@ -405,6 +430,72 @@ def _reindex(args: argparse.Namespace) -> int:
     )
     rejected = (report.backfill or {}).get("rejected")
     return ExitCode.REJECTED if rejected else ExitCode.OK
+
+
+def _aws_client(service: str, region: str | None, endpoint_url: str | None = None) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=region, endpoint_url=endpoint_url or None)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from ..index.writer import BulkWriter
+    from ..sync.batch import BatchSyncer
+    from ..sync.deadletter import SqsDeadLetters
+    from .progress import make_progress
+    from .reconcile import ReconcileOptions, reconcile
+    from .replay import ReplayOptions, replay
+    from .table import TableInfo, make_dynamodb_client
+
+    settings = _settings(args)
+    queue_url = args.queue_url or settings.dlq_url
+    if not queue_url:
+        raise ConfigurationError(f"{ENV_DLQ_URL} is not set (or pass --queue-url)")
+    client = make_client(
+        settings.endpoint,
+        auth=settings.auth,
+        region=settings.region,
+        timeout=args.timeout,
+        exact_numbers=True,
+    )
+    options = {"max_bytes": settings.bulk_max_bytes, "max_actions": settings.bulk_max_actions}
+    writer = BulkWriter(
+        client, settings.alias, request_timeout=args.timeout, check_first=True, **options
+    )
+    sqs = _aws_client("sqs", settings.region)
+    dead_letters = SqsDeadLetters(
+        queue_url,
+        sqs=sqs,
+        region=settings.region,
+        context={"function": f"{PROG} replay", "index_alias": settings.alias},
+        bucket=settings.dead_letter_bucket,
+    )
+    syncer = BatchSyncer(writer, dead_letters, ttl_policy=settings.ttl_policy)
+    streams = _aws_client("dynamodbstreams", settings.region, args.dynamodb_endpoint)
+    table = args.table or os.environ.get(ENV_TABLE_NAME)
+    fallback = None
+    if table:
+        dynamodb = make_dynamodb_client(settings.region, args.dynamodb_endpoint)
+
+        def fallback() -> Any:
+            repair = ReconcileOptions(segments=args.segments, page_size=args.page_size, repair=True)
+            info = TableInfo.describe(dynamodb, table)
+            return reconcile(dynamodb, client, writer, info, repair)
+
+    progress = make_progress(args.progress)
+    report = replay(
+        sqs,
+        streams,
+        syncer,
+        ReplayOptions(queue_url=queue_url, max_messages=args.max_messages),
+        fallback=fallback,
+        progress=progress,
+    )
+    _print_result(report.as_dict())
+    print(report.summary(), file=sys.stderr)
+    if not report.ok:
+        return ExitCode.ERROR
+    return ExitCode.REJECTED if report.counts["dead_lettered"] else ExitCode.OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,12 @@ OpenSearch rejects for its content, and answers ``{"batchItemFailures": [...]}``
 *earliest* record that is not done, so that the event source mapping retries from there and
 nothing after it is lost. Records before it are done: written, stale, superseded by a newer
 change of the same item in the batch, skipped by the TTL policy, or dead-lettered.
+
+Dead letters are sent once: only records before the retry point are dead-lettered (in record
+order, stopping at the first that cannot be sent); a rejected record after it is delivered again
+with the retry and dead-lettered then. A message still carries its record's ``eventID`` and
+sequence number, so the rare duplicate (an invocation that crashes after sending) is
+recognisable.
 """
 
 from __future__ import annotations
@@ -147,8 +153,9 @@ class BatchSyncer:
                     not_written[0].error,
                 )
         if letters:
-            unsent = self.dead_letters.send(letters)
-            report.dead_lettered = len(letters) - len(unsent)
+            due = _due_now(letters, min(failing, default=None))
+            unsent = self.dead_letters.send(due)
+            report.dead_lettered = len(due) - len(unsent)
             for letter in unsent:
                 if letter.position is None or letter.sequence_number is None:
                     raise DeadLetterError(
@@ -210,6 +217,19 @@ class BatchSyncer:
             raise DeadLetterError(f"record {earliest} failed and has no sequence number")
         report.retry_from = sequence_number
         return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}
+
+
+def _due_now(letters: list[DeadLetter], retry_from: int | None) -> list[DeadLetter]:
+    """The dead letters to send now, in record order: those before the record Lambda will
+    retry from. The others are delivered again with the retry and dead-lettered then (or by
+    `ddb-opensearch-sync replay`, should the retries run out), so that each is sent once and
+    not again on every retry of its batch."""
+    due = [
+        letter
+        for letter in letters
+        if retry_from is None or letter.position is None or letter.position < retry_from
+    ]
+    return sorted(due, key=lambda letter: -1 if letter.position is None else letter.position)
 
 
 def _rejected(change: Change, error: Mapping[str, Any]) -> DeadLetter:

@@ -3,16 +3,25 @@
 The queue is also the event source mapping's on-failure destination, whose messages carry
 only batch metadata (``requestContext``, ``DDBStreamBatchInfo``). Messages from this module
 say what they are: ``"source": "ddb-opensearch-sync"``, a ``kind``, the ``error`` and the full
-``record`` as Lambda delivered it (or ``event``, for an event that is not a batch). A record
-too large for one SQS message keeps its keys and stream metadata and says
-``"record_truncated": true``.
+``record`` as Lambda delivered it (or ``event``, for an event that is not a batch).
+
+A record too large for one SQS message (256 KiB; a stream record with two 400 KB images is
+larger) is kept whole in S3 when a dead-letter bucket is configured (``DEAD_LETTER_BUCKET``):
+the full message goes to ``dead-letters/<kind>/<sequence number>.json`` and the queue message
+keeps the keys and stream metadata, says ``"record_truncated": true`` and points to the object
+(``"record_location": {"bucket", "key"}``) -- the pattern of the SQS Extended Client Library,
+chosen over splitting a record across messages because one object is durable, needs no
+reassembly and has no size limit worth meeting. Keys are deterministic, so a record
+dead-lettered twice overwrites its own object. If the object cannot be written, the letter
+counts as not sent (Lambda retries the record). Without a bucket the record is truncated.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -36,7 +45,7 @@ logger = logging.getLogger(__name__)
 MESSAGE_SOURCE = "ddb-opensearch-sync"
 SQS_MAX_MESSAGE_BYTES = 256 * 1024
 """SQS's classic limit per message and per batch (LocalStack's default too)."""
-SQS_MAX_BATCH = 10
+OVERFLOW_PREFIX = "dead-letters/"
 _MAX_REASON_CHARS = 4000
 
 
@@ -94,14 +103,25 @@ def _record_summary(record: Any) -> Any:
     return summary
 
 
+def overflow_key(letter: DeadLetter, full_body: str) -> str:
+    """Where the full message of an oversized dead letter is kept (the same key every time)."""
+    name = letter.sequence_number or hashlib.sha256(full_body.encode("utf-8")).hexdigest()
+    return f"{OVERFLOW_PREFIX}{letter.kind.value}/{name}.json"
+
+
 def message_body(
     letter: DeadLetter,
     *,
     context: Mapping[str, Any] | None = None,
     max_bytes: int = SQS_MAX_MESSAGE_BYTES,
     now: datetime | None = None,
+    keep: Callable[[str, str], Mapping[str, str] | None] | None = None,
 ) -> str:
-    """The JSON message for one dead letter, within ``max_bytes``."""
+    """The JSON message for one dead letter, within ``max_bytes``.
+
+    ``keep(key, full_message)`` stores an oversized message durably and returns its location
+    (``{"bucket", "key"}``), which the returned message then names; it raises if it cannot.
+    """
     record_field = "event" if letter.kind is DeadLetterKind.MALFORMED_EVENT else "record"
     body: dict[str, Any] = {
         "source": MESSAGE_SOURCE,
@@ -119,14 +139,26 @@ def message_body(
     size = len(text.encode("utf-8"))
     if size <= max_bytes:
         return text
+    location = keep(overflow_key(letter, text), text) if keep is not None else None
     body[record_field] = _record_summary(letter.record)
     body["record_truncated"] = True
     body["record_bytes"] = size
+    if location is not None:
+        body["record_location"] = dict(location)
     return json.dumps(body, ensure_ascii=False, default=repr)
 
 
+def _aws_client(service: str, region: str | None) -> BaseClient:
+    import boto3  # the Lambda runtime provides it; AWS_ENDPOINT_URL is honoured
+    from botocore.config import Config
+
+    config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard"})
+    return boto3.client(service, region_name=region, config=config)
+
+
 class SqsDeadLetters:
-    """Sends dead letters to an SQS queue, ten (and at most 256 KiB) per request."""
+    """Sends dead letters to an SQS queue (at most 256 KiB each) in order, stopping at the
+    first that is not accepted; oversized records go whole to ``bucket``."""
 
     def __init__(
         self,
@@ -136,62 +168,55 @@ class SqsDeadLetters:
         region: str | None = None,
         context: Mapping[str, Any] | None = None,
         max_message_bytes: int = SQS_MAX_MESSAGE_BYTES,
+        bucket: str | None = None,
+        s3: BaseClient | None = None,
     ) -> None:
-        if sqs is None:
-            import boto3  # the Lambda runtime provides it; AWS_ENDPOINT_URL is honoured
-            from botocore.config import Config
-
-            config = Config(connect_timeout=5, read_timeout=10, retries={"mode": "standard"})
-            sqs = boto3.client("sqs", region_name=region, config=config)
-        self.sqs = sqs
+        self.sqs = sqs if sqs is not None else _aws_client("sqs", region)
         self.queue_url = queue_url
         self.context = dict(context or {})
         self.max_message_bytes = max_message_bytes
+        self.bucket = bucket
+        self.s3 = s3 if s3 is not None or bucket is None else _aws_client("s3", region)
 
     def send(self, letters: Sequence[DeadLetter]) -> list[DeadLetter]:
-        failed: list[DeadLetter] = []
-        for group in self._groups(letters):
-            failed.extend(self._send_group(group))
-        return failed
+        """Send in order, one message per request; once one is not accepted, that one and all
+        after it are returned. The batch retries from the earliest of them, so a later one
+        sent now would be sent again with the retry. (``SendMessageBatch`` can accept some
+        entries of a request and refuse others, so it cannot stop at the first; dead letters
+        are rare enough that one request each costs nothing that matters.)"""
+        for index, letter in enumerate(letters):
+            if not self._send_one(letter):
+                return list(letters[index:])
+        return []
 
-    def _groups(self, letters: Sequence[DeadLetter]) -> list[list[tuple[DeadLetter, str]]]:
-        groups: list[list[tuple[DeadLetter, str]]] = []
-        current: list[tuple[DeadLetter, str]] = []
-        size = 0
-        for letter in letters:
-            body = message_body(letter, context=self.context, max_bytes=self.max_message_bytes)
-            length = len(body.encode("utf-8"))
-            full = len(current) >= SQS_MAX_BATCH or size + length > self.max_message_bytes
-            if current and full:
-                groups.append(current)
-                current, size = [], 0
-            current.append((letter, body))
-            size += length
-        if current:
-            groups.append(current)
-        return groups
+    def _keep(self, key: str, full_message: str) -> Mapping[str, str]:
+        assert self.s3 is not None and self.bucket is not None
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=full_message.encode("utf-8"),
+            ContentType="application/json",
+        )
+        return {"bucket": self.bucket, "key": key}
 
-    def _send_group(self, group: list[tuple[DeadLetter, str]]) -> list[DeadLetter]:
-        entries = [
-            {
-                "Id": str(i),
-                "MessageBody": body,
-                "MessageAttributes": {
+    def _send_one(self, letter: DeadLetter) -> bool:
+        keep = self._keep if self.bucket else None
+        try:
+            body = message_body(
+                letter, context=self.context, max_bytes=self.max_message_bytes, keep=keep
+            )
+            self.sqs.send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=body,
+                MessageAttributes={
                     "source": {"DataType": "String", "StringValue": MESSAGE_SOURCE},
                     "kind": {"DataType": "String", "StringValue": letter.kind.value},
                 },
-            }
-            for i, (letter, body) in enumerate(group)
-        ]
-        try:
-            response = self.sqs.send_message_batch(QueueUrl=self.queue_url, Entries=entries)
+            )
         except Exception as error:  # botocore raises many unrelated types; all mean "not sent"
-            logger.error("dead-letter queue unavailable: %s", error)
-            return [letter for letter, _ in group]
-        failed_ids = {entry["Id"] for entry in response.get("Failed", [])}
-        for entry in response.get("Failed", []):
-            logger.error("dead letter %s not accepted: %s", entry.get("Id"), entry.get("Message"))
-        return [letter for i, (letter, _) in enumerate(group) if str(i) in failed_ids]
+            logger.error("dead letter at record %s not sent: %s", letter.position, error)
+            return False
+        return True
 
 
 class LogDeadLetters:

@@ -51,11 +51,17 @@ def build_syncer(settings: Settings, function_name: str | None = None) -> BatchS
         settings.alias,
         max_bytes=settings.bulk_max_bytes,
         max_actions=settings.bulk_max_actions,
+        check_first=True,  # the stored sequence number decides, never the clock (`records`)
     )
     context = {"function": function_name, "index_alias": settings.alias}
     dead_letters: DeadLetterSink
     if settings.dlq_url:
-        dead_letters = SqsDeadLetters(settings.dlq_url, region=settings.region, context=context)
+        dead_letters = SqsDeadLetters(
+            settings.dlq_url,
+            region=settings.region,
+            context=context,
+            bucket=settings.dead_letter_bucket,
+        )
     else:
         logger.warning("DLQ_URL is not set: dead letters go to the log only")
         dead_letters = LogDeadLetters(context)
