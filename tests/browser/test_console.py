@@ -15,7 +15,7 @@ import re
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 import stackctl
 from tests.support.aws import receive_until
@@ -46,9 +46,9 @@ def test_a_book_made_in_the_page_is_indexed_edited_found_and_deleted(
 
     created = page.locator("#feed tbody tr").first
     expect(created).to_contain_text("create")
+    expect(created).to_have_attribute("data-stored", "yes", timeout=SYNC_TIMEOUT_MS)
     expect(created).to_have_attribute("data-searchable", "yes", timeout=SYNC_TIMEOUT_MS)
-    expect(created.locator("td").nth(3)).to_have_text(re.compile(r"^\d+\.\d\d s$"))
-    expect(created.locator("td").nth(4)).to_have_text(re.compile(r"^\d+\.\d\d s$"))
+    expect_feed_times(created)
     # Both sides of the chosen book: the typed item and the document with its bookkeeping.
     expect(page.locator("#item-json")).to_contain_text(f'"S": "{title}"')
     document = page.locator("#document-json")
@@ -67,6 +67,7 @@ def test_a_book_made_in_the_page_is_indexed_edited_found_and_deleted(
     updated = page.locator("#feed tbody tr").first
     expect(updated).to_contain_text("update")
     expect(updated).to_have_attribute("data-searchable", "yes", timeout=SYNC_TIMEOUT_MS)
+    expect_feed_times(updated)
     expect(document).to_contain_text(f'"title": "{title} (revised)"')
     expect(document).to_contain_text('"event": "MODIFY"')
 
@@ -84,9 +85,17 @@ def test_a_book_made_in_the_page_is_indexed_edited_found_and_deleted(
     deleted = page.locator("#feed tbody tr").first
     expect(deleted).to_contain_text("delete")
     expect(deleted).to_have_attribute("data-searchable", "yes", timeout=SYNC_TIMEOUT_MS)
+    expect_feed_times(deleted)
     expect(page.locator("#item-json")).to_contain_text("no item")
     page.get_by_role("button", name="Search", exact=True).click()
     expect(page.locator("#search-summary")).to_have_text("0 book(s) match.")
+
+
+def expect_feed_times(row: Locator) -> None:
+    """A write's row in the feed: answered, stored (real-time GET), searchable (search)."""
+    for column, heading in enumerate(("Answered after", "Stored after", "Searchable after"), 3):
+        expect(row.page.locator("#feed thead th").nth(column)).to_have_text(heading)
+        expect(row.locator("td").nth(column)).to_have_text(re.compile(r"^\d+\.\d\d s$"))
 
 
 def test_a_record_the_index_rejects_is_readable_in_the_dead_letter_panel(
