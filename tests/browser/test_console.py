@@ -98,6 +98,44 @@ def expect_feed_times(row: Locator) -> None:
         expect(row.locator("td").nth(column)).to_have_text(re.compile(r"^\d+\.\d\d s$"))
 
 
+def test_a_facet_filters_the_search_and_shows_it_is_selected(
+    page: Page, console_url, marker, books_api
+):
+    titles = {1994: f"Nineties {marker}", 2005: f"Noughties {marker}"}
+    ids = [
+        books_api.create_ok({"title": t, "author": "Facet Tester", "year": y, "tags": [marker]})
+        for y, t in titles.items()
+    ]
+    try:
+        eventually(lambda: [sides(console_url, i)["in_sync"] for i in ids], all, "both searchable")
+        page.goto(console_url)
+        page.get_by_label("Words", exact=True).fill(marker)
+        page.get_by_role("button", name="Search", exact=True).click()
+        expect(page.locator("#search-summary")).to_have_text("2 book(s) match.")
+        nineties = page.locator("#facets").get_by_role("button", name="1990s (1)")
+        expect(nineties).to_have_attribute("aria-pressed", "false")
+
+        nineties.click()
+        expect(page.locator("#search-summary")).to_have_text("1 book(s) match.")
+        expect(page.locator("#results")).to_contain_text(titles[1994])
+        expect(page.locator("#results")).not_to_contain_text(titles[2005])
+        expect(nineties).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#filters")).to_contain_text("year_from: 1990")
+
+        nineties.click()  # pressed again: the filter comes off
+        expect(page.locator("#search-summary")).to_have_text("2 book(s) match.")
+        expect(page.locator("#filters")).to_be_empty()
+
+        tag = page.locator("#facets").get_by_role("button", name=f"{marker} (2)")
+        tag.click()
+        expect(tag).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#search-summary")).to_have_text("2 book(s) match.")
+        expect(page.locator("#filters")).to_contain_text(f"tag: {marker}")
+    finally:
+        for book_id in ids:
+            books_api.delete_ok(book_id)
+
+
 def test_a_record_the_index_rejects_is_readable_in_the_dead_letter_panel(
     page: Page, console_url, marker, dynamodb_client, table_name, sqs_client, dlq_url
 ):

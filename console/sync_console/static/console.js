@@ -358,6 +358,8 @@ function renderFilters() {
   $("#filters").replaceChildren(...buttons);
 }
 
+const filterIndex = ([name, value]) => filters.findIndex(([n, v]) => n === name && v === value);
+
 function renderFacets(facets) {
   const groups = [
     ["Tags", facets.tags.map((f) => [["tag", f.value], f.value, f.count])],
@@ -373,11 +375,15 @@ function renderFacets(facets) {
       const group = el("div", undefined, "facet");
       group.append(el("h3", name));
       for (const [filter, label, count] of entries) {
+        const pairs = (Array.isArray(filter[0]) ? filter : [filter]).map((pair) => pair.map(String));
+        const selected = pairs.every((pair) => filterIndex(pair) >= 0);
         const button = el("button", `${label} (${count})`);
         button.type = "button";
+        // A toggle: pressed while its filter is on; pressing it again takes the filter off.
+        button.setAttribute("aria-pressed", String(selected));
         button.addEventListener("click", () => {
-          const added = Array.isArray(filter[0]) ? filter : [filter];
-          for (const pair of added) filters.push(pair.map(String));
+          if (selected) for (const pair of pairs) filters.splice(filterIndex(pair), 1);
+          else for (const pair of pairs) filters.push(pair);
           search();
         });
         group.append(button);
