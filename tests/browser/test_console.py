@@ -191,6 +191,38 @@ def test_reconcile_in_the_page_finds_a_missing_document_and_repairs_it(
         books_api.delete_ok(book_id)
 
 
+def test_stored_means_the_document_moved_past_the_one_before_a_write(
+    console_url, marker, books_api
+):
+    body = {"title": f"Stored {marker}", "author": "Feed Tester", "year": 2001}
+    book_id = books_api.create_ok(body)
+    try:
+        now = eventually(lambda: indexed(console_url, book_id), lambda v: v["stored"], "stored")
+        assert now["seq"] and now["item"] and now["tombstone"] is False
+
+        # The same content, but the item changed since `before` and the seq has not moved:
+        # an A -> B -> A write still in the stream, not stored yet.
+        older = {"before_seq": now["seq"], "before_item": "an-older-item"}
+        assert indexed(console_url, book_id, **older)["stored"] is False
+        # A write that changed nothing (no stream record): the content alone shows it.
+        unchanged = {"before_seq": now["seq"], "before_item": now["item"]}
+        assert indexed(console_url, book_id, **unchanged)["stored"] is True
+
+        books_api.delete_ok(book_id)
+        gone = eventually(
+            lambda: indexed(console_url, book_id, **unchanged), lambda v: v["stored"], "deleted"
+        )
+        assert gone["item"] is None and gone["tombstone"] is True
+        assert gone["seq"] != now["seq"]
+    finally:
+        books_api.delete(book_id)
+
+
+def indexed(console_url: str, book_id: str, **before: str) -> dict:
+    url = f"{console_url}api/indexed/{book_id}"
+    return requests.get(url, params=before, timeout=30).json()
+
+
 def sides(console_url: str, book_id: str) -> dict:
     return requests.get(f"{console_url}api/sides/{book_id}", timeout=30).json()
 
