@@ -90,8 +90,14 @@ class Console:
     # -- views of the system --------------------------------------------------------------
 
     async def sides(self, request: Request) -> Response:
-        book_id = request.path_params["book_id"]
-        return await self.answer(lambda d: sides.both_sides(d, book_id))
+        """The search's view of one book (``searchable``)."""
+        book_id, before = request.path_params["book_id"], write_before(request)
+        return await self.answer(lambda d: sides.both_sides(d, book_id, before))
+
+    async def indexed(self, request: Request) -> Response:
+        """The real-time view of one book (``stored``)."""
+        book_id, before = request.path_params["book_id"], write_before(request)
+        return await self.answer(lambda d: sides.indexed(d, book_id, before))
 
     async def deadletters(self, request: Request) -> Response:
         return await self.answer(deadletters.peek)
@@ -121,6 +127,15 @@ class Console:
         return await self.answer(run)
 
 
+def write_before(request: Request) -> sides.Before | None:
+    """``?before_seq=&before_item=``: what `/api/indexed` said before the page's write (see
+    `sides.shows_write`); an empty value stands for none."""
+    params = request.query_params
+    if "before_item" not in params:
+        return None
+    return sides.Before(params.get("before_seq") or None, params["before_item"] or None)
+
+
 async def alive(request: Request) -> Response:
     """The console's own liveness (``stackctl status`` asks it); says nothing of the stack."""
     return json_response({"console": "up"})
@@ -132,6 +147,7 @@ def make_app(system: System | None = None) -> Starlette:
         Route("/healthz", alive),
         Route("/api/health", console.health),
         Route("/api/sides/{book_id}", console.sides),
+        Route("/api/indexed/{book_id}", console.indexed),
         Route("/api/deadletters", console.deadletters),
         Route("/api/reconcile", console.reconcile, methods=["POST"]),
         Route("/api/books", console.forward, methods=["GET", "POST"]),

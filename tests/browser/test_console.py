@@ -15,7 +15,7 @@ import re
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 import stackctl
 from tests.support.aws import receive_until
@@ -46,9 +46,9 @@ def test_a_book_made_in_the_page_is_indexed_edited_found_and_deleted(
 
     created = page.locator("#feed tbody tr").first
     expect(created).to_contain_text("create")
+    expect(created).to_have_attribute("data-stored", "yes", timeout=SYNC_TIMEOUT_MS)
     expect(created).to_have_attribute("data-searchable", "yes", timeout=SYNC_TIMEOUT_MS)
-    expect(created.locator("td").nth(3)).to_have_text(re.compile(r"^\d+\.\d\d s$"))
-    expect(created.locator("td").nth(4)).to_have_text(re.compile(r"^\d+\.\d\d s$"))
+    expect_feed_times(created)
     # Both sides of the chosen book: the typed item and the document with its bookkeeping.
     expect(page.locator("#item-json")).to_contain_text(f'"S": "{title}"')
     document = page.locator("#document-json")
@@ -67,6 +67,7 @@ def test_a_book_made_in_the_page_is_indexed_edited_found_and_deleted(
     updated = page.locator("#feed tbody tr").first
     expect(updated).to_contain_text("update")
     expect(updated).to_have_attribute("data-searchable", "yes", timeout=SYNC_TIMEOUT_MS)
+    expect_feed_times(updated)
     expect(document).to_contain_text(f'"title": "{title} (revised)"')
     expect(document).to_contain_text('"event": "MODIFY"')
 
@@ -84,9 +85,55 @@ def test_a_book_made_in_the_page_is_indexed_edited_found_and_deleted(
     deleted = page.locator("#feed tbody tr").first
     expect(deleted).to_contain_text("delete")
     expect(deleted).to_have_attribute("data-searchable", "yes", timeout=SYNC_TIMEOUT_MS)
+    expect_feed_times(deleted)
     expect(page.locator("#item-json")).to_contain_text("no item")
     page.get_by_role("button", name="Search", exact=True).click()
     expect(page.locator("#search-summary")).to_have_text("0 book(s) match.")
+
+
+def expect_feed_times(row: Locator) -> None:
+    """A write's row in the feed: answered, stored (real-time GET), searchable (search)."""
+    for column, heading in enumerate(("Answered after", "Stored after", "Searchable after"), 3):
+        expect(row.page.locator("#feed thead th").nth(column)).to_have_text(heading)
+        expect(row.locator("td").nth(column)).to_have_text(re.compile(r"^\d+\.\d\d s$"))
+
+
+def test_a_facet_filters_the_search_and_shows_it_is_selected(
+    page: Page, console_url, marker, books_api
+):
+    titles = {1994: f"Nineties {marker}", 2005: f"Noughties {marker}"}
+    ids = [
+        books_api.create_ok({"title": t, "author": "Facet Tester", "year": y, "tags": [marker]})
+        for y, t in titles.items()
+    ]
+    try:
+        eventually(lambda: [sides(console_url, i)["in_sync"] for i in ids], all, "both searchable")
+        page.goto(console_url)
+        page.get_by_label("Words", exact=True).fill(marker)
+        page.get_by_role("button", name="Search", exact=True).click()
+        expect(page.locator("#search-summary")).to_have_text("2 book(s) match.")
+        nineties = page.locator("#facets").get_by_role("button", name="1990s (1)")
+        expect(nineties).to_have_attribute("aria-pressed", "false")
+
+        nineties.click()
+        expect(page.locator("#search-summary")).to_have_text("1 book(s) match.")
+        expect(page.locator("#results")).to_contain_text(titles[1994])
+        expect(page.locator("#results")).not_to_contain_text(titles[2005])
+        expect(nineties).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#filters")).to_contain_text("year_from: 1990")
+
+        nineties.click()  # pressed again: the filter comes off
+        expect(page.locator("#search-summary")).to_have_text("2 book(s) match.")
+        expect(page.locator("#filters")).to_be_empty()
+
+        tag = page.locator("#facets").get_by_role("button", name=f"{marker} (2)")
+        tag.click()
+        expect(tag).to_have_attribute("aria-pressed", "true")
+        expect(page.locator("#search-summary")).to_have_text("2 book(s) match.")
+        expect(page.locator("#filters")).to_contain_text(f"tag: {marker}")
+    finally:
+        for book_id in ids:
+            books_api.delete_ok(book_id)
 
 
 def test_a_record_the_index_rejects_is_readable_in_the_dead_letter_panel(
@@ -142,6 +189,38 @@ def test_reconcile_in_the_page_finds_a_missing_document_and_repairs_it(
         eventually(lambda: sides(console_url, book_id), lambda s: s["in_sync"], "the repair")
     finally:
         books_api.delete_ok(book_id)
+
+
+def test_stored_means_the_document_moved_past_the_one_before_a_write(
+    console_url, marker, books_api
+):
+    body = {"title": f"Stored {marker}", "author": "Feed Tester", "year": 2001}
+    book_id = books_api.create_ok(body)
+    try:
+        now = eventually(lambda: indexed(console_url, book_id), lambda v: v["stored"], "stored")
+        assert now["seq"] and now["item"] and now["tombstone"] is False
+
+        # The same content, but the item changed since `before` and the seq has not moved:
+        # an A -> B -> A write still in the stream, not stored yet.
+        older = {"before_seq": now["seq"], "before_item": "an-older-item"}
+        assert indexed(console_url, book_id, **older)["stored"] is False
+        # A write that changed nothing (no stream record): the content alone shows it.
+        unchanged = {"before_seq": now["seq"], "before_item": now["item"]}
+        assert indexed(console_url, book_id, **unchanged)["stored"] is True
+
+        books_api.delete_ok(book_id)
+        gone = eventually(
+            lambda: indexed(console_url, book_id, **unchanged), lambda v: v["stored"], "deleted"
+        )
+        assert gone["item"] is None and gone["tombstone"] is True
+        assert gone["seq"] != now["seq"]
+    finally:
+        books_api.delete(book_id)
+
+
+def indexed(console_url: str, book_id: str, **before: str) -> dict:
+    url = f"{console_url}api/indexed/{book_id}"
+    return requests.get(url, params=before, timeout=30).json()
 
 
 def sides(console_url: str, book_id: str) -> dict:

@@ -195,25 +195,31 @@ async function deleteBook(bookId, title) {
 
 // --- a write and what the page saw of it: the live feed ---------------------------------------
 
+// Three times per write, from the moment the page sent it: "answered" (the REST API answered:
+// DynamoDB has the item), "stored" (a real-time GET of the document by id shows the write) and
+// "searchable" (a search through the index alias shows it, after the index's next refresh).
 async function write(kind, bookId, title, method, body) {
-  const began = performance.now();
   const entry = feedEntry(kind, title);
   const path = bookId ? `/${encodeURIComponent(bookId)}` : "";
+  // What the index held before an update or delete: the write shows once the document moves
+  // past it (a create's id is new, so any document that shows the item is this write's).
+  const before = bookId ? await call("GET", `/api/indexed/${encodeURIComponent(bookId)}`) : null;
+  const began = performance.now();
   const answer = await api(method, path, body);
   const expected = { create: 201, update: 200, delete: 204 }[kind];
   if (answer.status !== expected) {
-    entry.stored.textContent = apiMessage(answer);
-    entry.stored.className = "bad";
-    entry.searchable.textContent = "–";
+    entry.answered.textContent = apiMessage(answer);
+    entry.answered.className = "bad";
+    entry.stored.textContent = entry.searchable.textContent = "–";
     $("#form-message").textContent = `${kind} failed: ${apiMessage(answer)}`;
     return false;
   }
   const id = bookId || answer.body.book_id;
   entry.book.textContent = `${title} (${id})`;
-  entry.stored.textContent = seconds(performance.now() - began);
-  $("#form-message").textContent = `${kind}d ${title}: stored, waiting until searchable …`;
+  entry.answered.textContent = seconds(performance.now() - began);
+  $("#form-message").textContent = `${kind}d ${title}: answered, waiting until stored in the index …`;
   showSides(id);
-  followUntilSearchable(id, title, kind, began, entry);
+  followTheWrite(id, title, kind, before, began, entry);
   return true;
 }
 
@@ -221,34 +227,46 @@ function feedEntry(kind, title) {
   const tr = el("tr");
   const at = new Date().toLocaleTimeString();
   const book = el("td", title);
-  const stored = el("td", "…");
-  const searchable = el("td", "…");
-  tr.append(el("td", at), el("td", kind), book, stored, searchable);
+  const [answered, stored, searchable] = [el("td", "…"), el("td", "…"), el("td", "…")];
+  tr.append(el("td", at), el("td", kind), book, answered, stored, searchable);
   $("#feed tbody").prepend(tr);
-  return { row: tr, book, stored, searchable };
+  return { row: tr, book, answered, stored, searchable };
 }
 
-async function followUntilSearchable(bookId, title, kind, began, entry) {
+async function followTheWrite(bookId, title, kind, before, began, entry) {
+  const id = encodeURIComponent(bookId);
+  const query = before ? `?${new URLSearchParams({ before_seq: before.seq ?? "", before_item: before.item ?? "" })}` : "";
+  const stored = await pollUntil(`/api/indexed/${id}${query}`, (v) => v.stored, began, entry.stored);
+  if (!stored) return;
+  entry.row.dataset.stored = "yes";
+  $("#form-message").textContent = `${kind}d ${title}: stored in the index, waiting until searchable …`;
+  const sides = await pollUntil(`/api/sides/${id}${query}`, (v) => v.in_sync, began, entry.searchable);
+  if (!sides) return;
+  entry.row.dataset.searchable = "yes";
+  $("#form-message").textContent = `${kind}d ${title}: searchable`;
+  if (currentBook === bookId) renderSides(sides);
+}
+
+// Polls `path` until `done(answer)`; puts the time since `began` (or why not) in `cell`.
+async function pollUntil(path, done, began, cell) {
   while (performance.now() - began < SYNC_DEADLINE_MS) {
-    let sides;
+    let answer;
     try {
-      sides = await call("GET", `/api/sides/${encodeURIComponent(bookId)}`);
+      answer = await call("GET", path);
     } catch (error) {
-      entry.searchable.textContent = "stack stopped answering";
-      return;
+      cell.textContent = "stack stopped answering";
+      return null;
     }
-    if (sides.in_sync) {
-      entry.searchable.textContent = seconds(performance.now() - began);
-      entry.searchable.className = "ok";
-      entry.row.dataset.searchable = "yes";
-      $("#form-message").textContent = `${kind}d ${title}: searchable`;
-      if (currentBook === bookId) renderSides(sides);
-      return;
+    if (done(answer)) {
+      cell.textContent = seconds(performance.now() - began);
+      cell.className = "ok";
+      return answer;
     }
     await sleep(SYNC_POLL_MS);
   }
-  entry.searchable.textContent = `not after ${SYNC_DEADLINE_MS / 1000} s (see the dead-letter queue)`;
-  entry.searchable.className = "bad";
+  cell.textContent = `not after ${SYNC_DEADLINE_MS / 1000} s (see the dead-letter queue)`;
+  cell.className = "bad";
+  return null;
 }
 
 const seconds = (ms) => `${(ms / 1000).toFixed(2)} s`;
@@ -340,6 +358,8 @@ function renderFilters() {
   $("#filters").replaceChildren(...buttons);
 }
 
+const filterIndex = ([name, value]) => filters.findIndex(([n, v]) => n === name && v === value);
+
 function renderFacets(facets) {
   const groups = [
     ["Tags", facets.tags.map((f) => [["tag", f.value], f.value, f.count])],
@@ -355,11 +375,15 @@ function renderFacets(facets) {
       const group = el("div", undefined, "facet");
       group.append(el("h3", name));
       for (const [filter, label, count] of entries) {
+        const pairs = (Array.isArray(filter[0]) ? filter : [filter]).map((pair) => pair.map(String));
+        const selected = pairs.every((pair) => filterIndex(pair) >= 0);
         const button = el("button", `${label} (${count})`);
         button.type = "button";
+        // A toggle: pressed while its filter is on; pressing it again takes the filter off.
+        button.setAttribute("aria-pressed", String(selected));
         button.addEventListener("click", () => {
-          const added = Array.isArray(filter[0]) ? filter : [filter];
-          for (const pair of added) filters.push(pair.map(String));
+          if (selected) for (const pair of pairs) filters.splice(filterIndex(pair), 1);
+          else for (const pair of pairs) filters.push(pair);
           search();
         });
         group.append(button);
