@@ -6,9 +6,13 @@ on the alias, answer -> `query`. Settings are the sync function's names (`settin
 ``OPENSEARCH_ENDPOINT``, ``OPENSEARCH_AUTH``, ``INDEX_ALIAS``. The client is built once per
 execution environment.
 
-Answers: 200 with the page; 400 ``{"message"}`` naming the parameter and the reason; 404 for a
-route it does not serve; 503 when OpenSearch fails or cannot be reached (logged, details not
-returned).
+With ``consistent_with`` (sync tokens of writes), `consistency` merges those writes into the
+answer; see its docstring for the design. Such answers carry ``"consistent"`` (and, when
+false, ``"pending"``: the tokens whose changes had not reached the index in time).
+
+Answers: 200 with the page; 400 ``{"message"}`` naming the parameter and the reason (a query
+OpenSearch finds too large included); 404 for a route it does not serve; 503 when OpenSearch
+fails or cannot be reached (logged, details not returned).
 """
 
 from __future__ import annotations
@@ -23,10 +27,35 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from aws_lambda_powertools import Logger
 from opensearchpy.exceptions import OpenSearchException, TransportError
 
+from ..core.records import SYNC_FIELD
 from ..core.settings import Settings
 from ..index.client import make_client
-from .params import InvalidParameterError, QueryParameters, parse_search, parse_suggest
-from .query import search_body, search_page, suggest_body, suggest_page
+from .consistency import (
+    MAX_WAIT_SECONDS,
+    Fresh,
+    SyncToken,
+    has_landed,
+    is_tombstone,
+    merge_search,
+    merge_suggest,
+)
+from .params import (
+    InvalidParameterError,
+    QueryParameters,
+    SearchRequest,
+    SuggestRequest,
+    parse_search,
+    parse_suggest,
+)
+from .query import (
+    FACET_SIZE,
+    search_body,
+    search_page,
+    search_query,
+    suggest_body,
+    suggest_page,
+    suggest_query,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -47,18 +76,150 @@ class ProxyResponse(TypedDict):
     body: str
 
 
-Planned = tuple[dict[str, Any], Callable[[Mapping[str, Any]], Mapping[str, Any]]]
-"""The ``_search`` body of a request, and how to turn OpenSearch's answer into the API's."""
+Answer = Callable[["OpenSearch", Settings, Mapping[str, Any]], dict[str, Any]]
+"""Turns OpenSearch's answer into the API's (with the client, to merge sync tokens' writes)."""
+Planned = tuple[dict[str, Any], Answer]
+"""The ``_search`` body of a request, and how to answer from OpenSearch's response."""
+
+REREAD_FIRST_PAUSE = 0.05
+REREAD_MAX_PAUSE = 0.8
+"""Seconds between real-time reads of tokens whose changes have not landed (doubling)."""
 
 
 def _plan_search(params: QueryParameters) -> Planned:
     request = parse_search(params)
-    return search_body(request), lambda response: search_page(response, request)
+
+    def answer(client: OpenSearch, settings: Settings, response: Mapping[str, Any]) -> Any:
+        if not request.consistent_with:
+            return search_page(response, request)
+        merged, pending = _search_consistently(client, settings, request, response)
+        return {**search_page(merged, request), **_consistency(pending)}
+
+    return search_body(request), answer
 
 
 def _plan_suggest(params: QueryParameters) -> Planned:
     request = parse_suggest(params)
-    return suggest_body(request), lambda response: suggest_page(response, request)
+
+    def answer(client: OpenSearch, settings: Settings, response: Mapping[str, Any]) -> Any:
+        if not request.consistent_with:
+            return suggest_page(response, request)
+        merged, pending = _suggest_consistently(client, settings, request, response)
+        return {**suggest_page(merged, request), **_consistency(pending)}
+
+    return suggest_body(request), answer
+
+
+def _consistency(pending: list[SyncToken]) -> dict[str, Any]:
+    if not pending:
+        return {"consistent": True}
+    return {"consistent": False, "pending": [token.text for token in pending]}
+
+
+# --- read your writes (see `consistency`) ---------------------------------------------------
+
+
+def _searchable(
+    client: OpenSearch, alias: str, query: dict[str, Any], tokens: tuple[SyncToken, ...]
+) -> dict[str, Mapping[str, Any]]:
+    """The tokens' books as the searchable index has them, where they match the query."""
+    body = {
+        "size": len(tokens),
+        "query": {"bool": {"must": [query], "filter": [{"ids": {"values": _ids(tokens)}}]}},
+        "_source": {"includes": [SYNC_FIELD, "author", "tags", "year"]},
+    }
+    hits = client.search(index=alias, body=body)["hits"]["hits"]
+    return {hit["_id"]: hit.get("_source") or {} for hit in hits}
+
+
+def _ids(tokens: tuple[SyncToken, ...] | list[SyncToken]) -> list[str]:
+    return [token.book_id for token in tokens]
+
+
+def _realtime(
+    client: OpenSearch, alias: str, tokens: tuple[SyncToken, ...]
+) -> tuple[dict[str, Mapping[str, Any] | None], list[SyncToken]]:
+    """The tokens' documents as indexed (refreshed or not), re-read with backoff until every
+    change has landed or `MAX_WAIT_SECONDS` pass; and the tokens still pending."""
+    deadline = time.monotonic() + MAX_WAIT_SECONDS
+    pause = REREAD_FIRST_PAUSE
+    documents: dict[str, Mapping[str, Any] | None] = {}
+    waiting = list(tokens)
+    while True:
+        # _mget is real time by default: it sees indexed changes that no refresh has exposed.
+        response = client.mget(index=alias, body={"ids": _ids(waiting)})
+        for doc in response["docs"]:
+            documents[doc["_id"]] = doc.get("_source") if doc.get("found") else None
+        waiting = [token for token in waiting if not has_landed(token, documents[token.book_id])]
+        if not waiting or time.monotonic() + pause > deadline:
+            return documents, waiting
+        time.sleep(pause)
+        pause = min(pause * 2, REREAD_MAX_PAUSE)
+
+
+def _score(
+    client: OpenSearch, alias: str, source: Mapping[str, Any], query: dict[str, Any]
+) -> float | None:
+    """The document's score for ``query``, evaluated by OpenSearch in memory (with the index's
+    mapping), or None when it does not match."""
+    body = {
+        "context": "score",
+        # A document that does not match gets no score: -1 says so (scores are never < 0).
+        "script": {"source": "_score == null ? -1.0 : _score"},
+        "context_setup": {"index": alias, "document": source, "query": query},
+    }
+    result = client.scripts_painless_execute(body=body)["result"]
+    score = float(result)
+    return score if score > 0 else None
+
+
+def _fresh(
+    client: OpenSearch,
+    alias: str,
+    query: dict[str, Any],
+    documents: Mapping[str, Mapping[str, Any] | None],
+    books: list[str],
+) -> list[Fresh]:
+    fresh = []
+    for book_id in books:
+        source = documents.get(book_id)
+        if source is None or is_tombstone(source):
+            fresh.append(Fresh(book_id, None, None))
+        else:
+            fresh.append(Fresh(book_id, source, _score(client, alias, source, query)))
+    return fresh
+
+
+def _landed(tokens: tuple[SyncToken, ...], pending: list[SyncToken]) -> list[str]:
+    return [token.book_id for token in tokens if token not in pending]
+
+
+def _search_consistently(
+    client: OpenSearch, settings: Settings, request: SearchRequest, response: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[SyncToken]]:
+    tokens, query = request.consistent_with, search_query(request)
+    # Read before the real-time documents: those are then at least as new (see `consistency`).
+    searchable = _searchable(client, settings.alias, query, tokens)
+    documents, pending = _realtime(client, settings.alias, tokens)
+    changed = [
+        book_id
+        for book_id in _landed(tokens, pending)
+        if book_id not in searchable
+        or searchable[book_id].get(SYNC_FIELD) != (documents.get(book_id) or {}).get(SYNC_FIELD)
+    ]
+    fresh = _fresh(client, settings.alias, query, documents, changed)
+    merged = merge_search(response, fresh, searchable, after=request.after, facet_size=FACET_SIZE)
+    return merged, pending
+
+
+def _suggest_consistently(
+    client: OpenSearch, settings: Settings, request: SuggestRequest, response: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[SyncToken]]:
+    tokens = request.consistent_with
+    documents, pending = _realtime(client, settings.alias, tokens)
+    landed = _landed(tokens, pending)
+    fresh = _fresh(client, settings.alias, suggest_query(request), documents, landed)
+    return merge_suggest(response, fresh), pending
 
 
 ROUTES: dict[str, Callable[[QueryParameters], Planned]] = {
@@ -93,16 +254,36 @@ def build_client(settings: Settings) -> OpenSearch:
     )
 
 
+TOO_MANY_CLAUSES = frozenset({"too_many_clauses", "too_many_nested_clauses"})
+"""OpenSearch's error types for a query that expands to more clauses than it allows."""
+
+
+def _error_types(error: object) -> set[str]:
+    """Every ``type`` in an OpenSearch error body (root causes, causes, failed shards)."""
+    if isinstance(error, Mapping):
+        found = {error["type"]} if isinstance(error.get("type"), str) else set()
+        for value in error.values():
+            found |= _error_types(value)
+        return found
+    if isinstance(error, list):
+        return set().union(*map(_error_types, error)) if error else set()
+    return set()
+
+
 def _too_many_clauses(error: TransportError) -> bool:
-    # A query whose words expand to more clauses than OpenSearch allows (e.g. a long run of
-    # CJK characters, one term each): the client's to shorten, not a server fault.
-    return "too_many" in str(error.info) and "clauses" in str(error.info)
+    # A query whose words expand to more clauses than OpenSearch allows: the client's to
+    # shorten, not a server fault. Decided by the error's types, never by its text, which
+    # quotes user input in other errors.
+    info = error.info.get("error") if isinstance(error.info, Mapping) else None
+    return bool(_error_types(info) & TOO_MANY_CLAUSES)
 
 
 def _run(planned: Planned, settings: Settings) -> tuple[ProxyResponse, int | None]:
     body, answer = planned
+    client = build_client(settings)
     try:
-        response = build_client(settings).search(index=settings.alias, body=body)
+        response = client.search(index=settings.alias, body=body)
+        page = answer(client, settings, response)
     except TransportError as error:
         if error.status_code == 400 and _too_many_clauses(error):
             message = "invalid parameter 'q': too many words or characters to search for"
@@ -112,7 +293,7 @@ def _run(planned: Planned, settings: Settings) -> tuple[ProxyResponse, int | Non
     except OpenSearchException:
         logger.exception("OpenSearch could not be reached")
         return respond(503, {"message": "Search is unavailable, retry later"}), None
-    return respond(200, answer(response)), response.get("took")
+    return respond(200, page), response.get("took")
 
 
 @logger.inject_lambda_context

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.mapping import alias_filter
+from ..core.records import SYNC_FIELD
 from .params import SearchRequest, SuggestRequest
 from .token import Cursor, encode_token
 from .types import DecadeCount, FacetCount, Facets, Highlights, SearchHit, SearchPage, SuggestPage
@@ -41,8 +42,10 @@ __all__ = [
     "FUZZY_MAX_EXPANSIONS",
     "search_body",
     "search_page",
+    "search_query",
     "suggest_body",
     "suggest_page",
+    "suggest_query",
 ]
 
 BOOK_FIELDS = ("book_id", "title", "author", "year", "isbn", "tags", "summary")
@@ -50,6 +53,7 @@ BOOK_FIELDS = ("book_id", "title", "author", "year", "isbn", "tags", "summary")
 TEXT_FIELDS = ("title^3", "author^2", "summary", "tags.text")
 PHRASE_FIELDS = ("author", "summary", "tags.text")
 SUGGEST_FIELDS = ("title.suggest", "title.suggest._2gram", "title.suggest._3gram")
+SUGGEST_SOURCE = ("book_id", "title", "author")
 
 EXACT_TITLE_BOOST = 1000.0
 TITLE_PHRASE_BOOST = 200.0
@@ -167,15 +171,26 @@ def _highlight() -> dict[str, Any]:
     }
 
 
+def search_query(request: SearchRequest) -> dict[str, Any]:
+    """The query alone (what a book must match, and its score)."""
+    return _query(request)
+
+
+def _source_fields(fields: tuple[str, ...], request: SearchRequest | SuggestRequest) -> list[str]:
+    # With sync tokens, the bookkeeping tells which change a hit shows (`consistency`).
+    return [*fields, *([SYNC_FIELD] if request.consistent_with else [])]
+
+
 def search_body(request: SearchRequest) -> dict[str, Any]:
     """The ``_search`` body for ``request``: hits, exact total, facets, highlights."""
     body: dict[str, Any] = {
         # One hit more than the page: whether it comes back says if there is a next page.
-        "size": request.size + 1,
+        # One more per sync token: a stale hit taken out must not leave the page short.
+        "size": request.size + 1 + len(request.consistent_with),
         "track_total_hits": True,
         "query": _query(request),
         "sort": SORT,
-        "_source": {"includes": list(BOOK_FIELDS)},
+        "_source": {"includes": _source_fields(BOOK_FIELDS, request)},
         "aggs": _facet_aggregations(),
     }
     if request.q:
@@ -235,37 +250,42 @@ def search_page(response: Mapping[str, Any], request: SearchRequest) -> SearchPa
 # --- suggest ---------------------------------------------------------------------------------
 
 
-def suggest_body(request: SuggestRequest) -> dict[str, Any]:
+def suggest_query(request: SuggestRequest) -> dict[str, Any]:
     """Titles that complete ``request.prefix`` as typed: every word but the last whole, the
     last one as a prefix (``bool_prefix`` over ``title.suggest`` and its shingles, so titles
     with the words in the order typed rank first)."""
     return {
-        "size": request.size,
-        "query": {
-            "bool": {
-                "must": [
-                    {
-                        "multi_match": {
-                            "query": request.prefix,
-                            "type": "bool_prefix",
-                            "operator": "and",
-                            "fields": list(SUGGEST_FIELDS),
-                        }
+        "bool": {
+            "must": [
+                {
+                    "multi_match": {
+                        "query": request.prefix,
+                        "type": "bool_prefix",
+                        "operator": "and",
+                        "fields": list(SUGGEST_FIELDS),
                     }
-                ],
-                "filter": [alias_filter()],
-            }
-        },
+                }
+            ],
+            "filter": [alias_filter()],
+        }
+    }
+
+
+def suggest_body(request: SuggestRequest) -> dict[str, Any]:
+    """The ``_search`` body for ``request`` (see `suggest_query`)."""
+    return {
+        "size": request.size + len(request.consistent_with),
+        "query": suggest_query(request),
         "sort": SUGGEST_SORT,
         # One suggestion per title, however many books share it.
         "collapse": {"field": "title.keyword"},
-        "_source": {"includes": ["book_id", "title", "author"]},
+        "_source": {"includes": _source_fields(SUGGEST_SOURCE, request)},
     }
 
 
 def suggest_page(response: Mapping[str, Any], request: SuggestRequest) -> SuggestPage:
     suggestions = []
-    for hit in response["hits"]["hits"]:
+    for hit in response["hits"]["hits"][: request.size]:
         source = hit.get("_source") or {}
         if not isinstance(source.get("title"), str):
             continue
