@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import struct
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -51,7 +52,7 @@ from .query import (
     FACET_SIZE,
     search_body,
     search_page,
-    search_query,
+    scoring_query,
     suggest_body,
     suggest_page,
     suggest_query,
@@ -162,15 +163,28 @@ def _score(
 ) -> float | None:
     """The document's score for ``query``, evaluated by OpenSearch in memory (with the index's
     mapping), or None when it does not match."""
+    # The API fails (a null scorer) on a document the query does not match; beside a clause
+    # that matches everything and scores 0, a non-match scores 0 (a match always scores > 0).
+    always = {"bool": {"should": [query, {"match_all": {"boost": 0}}]}}
     body = {
         "context": "score",
-        # A document that does not match gets no score: -1 says so (scores are never < 0).
-        "script": {"source": "_score == null ? -1.0 : _score"},
-        "context_setup": {"index": alias, "document": source, "query": query},
+        "script": {"source": "_score"},
+        "context_setup": {"index": alias, "document": source, "query": always},
     }
-    result = client.scripts_painless_execute(body=body)["result"]
-    score = float(result)
-    return score if score > 0 else None
+    score = float(client.scripts_painless_execute(body=body)["result"])
+    return _as_search_writes_it(score) if score > 0 else None
+
+
+def _as_search_writes_it(score: float) -> float:
+    """A Lucene score (a float32) as ``_search`` writes it: the shortest decimal that reads back
+    as the same float32 (Painless answers its double value, 1.6666666269302368 for 1.6666666),
+    so that merged hits sort and page against the others exactly."""
+    single = struct.pack(">f", score)
+    for digits in range(1, 10):
+        shortest = float(f"{score:.{digits}g}")
+        if struct.pack(">f", shortest) == single:
+            return shortest
+    return score
 
 
 def _fresh(
@@ -197,7 +211,7 @@ def _landed(tokens: tuple[SyncToken, ...], pending: list[SyncToken]) -> list[str
 def _search_consistently(
     client: OpenSearch, settings: Settings, request: SearchRequest, response: Mapping[str, Any]
 ) -> tuple[dict[str, Any], list[SyncToken]]:
-    tokens, query = request.consistent_with, search_query(request)
+    tokens, query = request.consistent_with, scoring_query(request)
     # Read before the real-time documents: those are then at least as new (see `consistency`).
     searchable = _searchable(client, settings.alias, query, tokens)
     documents, pending = _realtime(client, settings.alias, tokens)

@@ -32,6 +32,7 @@ __all__ = [
     "SuggestRequest",
     "count_words",
     "parse_search",
+    "words",
     "parse_suggest",
 ]
 
@@ -179,21 +180,24 @@ def _is_one_char_word(char: str) -> bool:
     return unicodedata.name(char, "").startswith(_ONE_CHAR_WORD_NAMES)
 
 
-def count_words(text: str) -> int:
-    """The words the index's standard tokenizer finds in ``text`` (at least as many).
+def words(text: str) -> list[str]:
+    """The words the index's standard tokenizer finds in ``text`` (as many or, for emoji
+    sequences, more).
 
     ``\\w+`` runs alone let a run of CJK characters (one word each to the tokenizer) or
-    emoji (not ``\\w`` at all) through uncounted. An emoji sequence joined by U+200D counts
-    once per pictograph here and once to the tokenizer: the count errs on the safe side.
+    emoji (not ``\\w`` at all) through uncounted. An emoji sequence joined by U+200D makes one
+    word per pictograph here and one in all to the tokenizer: the count errs on the safe side.
     """
-    count = 0
+    found: list[str] = []
     for word in _WORD.findall(text):
-        singles = sum(1 for char in word if _is_one_char_word(char))
-        # What is left between the single-character words: runs that are words of their own.
-        rest = "".join(" " if _is_one_char_word(char) else char for char in word).split()
-        count += singles + len(rest)
+        # Single-character words, and the runs between them, are words of their own.
+        found += re.findall(r"\S+", "".join(f" {c} " if _is_one_char_word(c) else c for c in word))
     # Emoji are no ``\\w``, and each is a word of its own to the tokenizer.
-    return count + sum(1 for char in text if unicodedata.category(char) == "So")
+    return found + [char for char in text if unicodedata.category(char) == "So"]
+
+
+def count_words(text: str) -> int:
+    return len(words(text))
 
 
 def _query(value: str | None) -> str:

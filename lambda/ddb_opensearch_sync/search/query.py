@@ -32,7 +32,7 @@ from typing import Any
 
 from ..core.mapping import alias_filter
 from ..core.records import SYNC_FIELD
-from .params import SearchRequest, SuggestRequest
+from .params import SearchRequest, SuggestRequest, words
 from .token import Cursor, encode_token
 from .types import DecadeCount, FacetCount, Facets, Highlights, SearchHit, SearchPage, SuggestPage
 
@@ -42,7 +42,7 @@ __all__ = [
     "FUZZY_MAX_EXPANSIONS",
     "search_body",
     "search_page",
-    "search_query",
+    "scoring_query",
     "suggest_body",
     "suggest_page",
     "suggest_query",
@@ -171,9 +171,59 @@ def _highlight() -> dict[str, Any]:
     }
 
 
-def search_query(request: SearchRequest) -> dict[str, Any]:
-    """The query alone (what a book must match, and its score)."""
-    return _query(request)
+def _constant(clause: dict[str, Any], boost: float) -> dict[str, Any]:
+    return {"constant_score": {"filter": clause, "boost": boost}}
+
+
+def _weighted(field: str) -> tuple[str, float]:
+    name, _, weight = field.partition("^")
+    return name, float(weight or 1)
+
+
+def _all_words(q: str) -> list[dict[str, Any]]:
+    """``cross_fields`` with ``and`` as the boolean similarity scores it: every word must be
+    in some field, and adds the weight of the best field it is in."""
+    found = words(q)
+    if not found:
+        return []  # nothing to search for: the clause matches nothing, as in the index
+    per_word = [
+        {
+            "dis_max": {
+                "queries": [
+                    _constant({"match": {name: {"query": word}}}, weight)
+                    for name, weight in map(_weighted, TEXT_FIELDS)
+                ]
+            }
+        }
+        for word in found
+    ]
+    return [{"bool": {"must": per_word}}]
+
+
+def scoring_query(request: SearchRequest) -> dict[str, Any]:
+    """`search_body`'s query in a form that scores the same under any similarity.
+
+    The Painless execute API evaluates a query against one document in memory with Lucene's
+    default similarity (BM25), not the index's ``boolean`` one (`consistency` uses it to
+    place a book no refresh has exposed yet). The exact-title and fuzzy clauses score by
+    boosts alone already; the phrase clauses and the all-words clause are restated here
+    with ``constant_score``, which is what the boolean similarity makes of them (a phrase
+    scores its boost; a word its best field's weight). A word is split as `params.words`
+    splits it, which agrees with the index's tokenizer except for rare punctuation.
+    """
+    if not request.q:
+        return _query(request)
+    matches, ranks = _text_clauses(request.q)
+    exact_title = ranks[0]
+    title_phrase = {"match_phrase": {"title": {"query": request.q}}}
+    phrase = {"multi_match": {"query": request.q, "type": "phrase", "fields": list(PHRASE_FIELDS)}}
+    should = [
+        exact_title,
+        _constant(title_phrase, TITLE_PHRASE_BOOST),
+        _constant(phrase, PHRASE_BOOST),
+        *_all_words(request.q),
+    ]
+    return {"bool": {"filter": _filters(request), "must": [matches], "should": should}}
 
 
 def _source_fields(fields: tuple[str, ...], request: SearchRequest | SuggestRequest) -> list[str]:
