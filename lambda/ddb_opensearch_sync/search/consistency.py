@@ -24,8 +24,9 @@ anything else. Garbage is refused with 400, before anything is read.
 The answer
 ----------
 1. The search runs as without tokens (no refresh, no scan), fetching a few more hits than the
-   page so that removing stale ones cannot starve it; for search, a second small search finds
-   which of the tokens' books the *searchable* index matches (for the total and facets).
+   page so that removing stale ones cannot starve it; for search, an aggregation of the same
+   request returns the tokens' books among the matches, as that search saw them (the same
+   snapshot as its total and facets, which are corrected from them).
 2. One real-time ``_mget`` of the tokens' books (real time: it reads the newest indexed
    version, refreshed or not). Each token is *landed* when that document holds its change or
    a newer one (`has_landed`): the stamp equals the token's, or the document is newer (a later
@@ -42,8 +43,8 @@ The answer
 4. The answer is merged (`merge_search`, `merge_suggest`): the stale copy is removed, the
    new one is inserted where it matches, the total and facet counts are moved by one each.
 
-Cost: with tokens, one more small search, one ``_mget`` (plus re-reads while waiting) and
-one in-memory evaluation per changed book; nothing refreshes the index or scans.
+Cost: with tokens, one ``_mget`` (plus re-reads while waiting) and one in-memory evaluation
+per changed book; nothing refreshes the index or scans.
 
 Limits
 ------

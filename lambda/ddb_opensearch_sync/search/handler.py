@@ -50,9 +50,10 @@ from .params import (
 )
 from .query import (
     FACET_SIZE,
+    scoring_query,
     search_body,
     search_page,
-    scoring_query,
+    searchable_books,
     suggest_body,
     suggest_page,
     suggest_query,
@@ -118,19 +119,6 @@ def _consistency(pending: list[SyncToken]) -> dict[str, Any]:
 
 
 # --- read your writes (see `consistency`) ---------------------------------------------------
-
-
-def _searchable(
-    client: OpenSearch, alias: str, query: dict[str, Any], tokens: tuple[SyncToken, ...]
-) -> dict[str, Mapping[str, Any]]:
-    """The tokens' books as the searchable index has them, where they match the query."""
-    body = {
-        "size": len(tokens),
-        "query": {"bool": {"must": [query], "filter": [{"ids": {"values": _ids(tokens)}}]}},
-        "_source": {"includes": [SYNC_FIELD, "author", "tags", "year"]},
-    }
-    hits = client.search(index=alias, body=body)["hits"]["hits"]
-    return {hit["_id"]: hit.get("_source") or {} for hit in hits}
 
 
 def _ids(tokens: tuple[SyncToken, ...] | list[SyncToken]) -> list[str]:
@@ -212,8 +200,8 @@ def _search_consistently(
     client: OpenSearch, settings: Settings, request: SearchRequest, response: Mapping[str, Any]
 ) -> tuple[dict[str, Any], list[SyncToken]]:
     tokens, query = request.consistent_with, scoring_query(request)
-    # Read before the real-time documents: those are then at least as new (see `consistency`).
-    searchable = _searchable(client, settings.alias, query, tokens)
+    # Read (by the search) before the real-time documents: those are at least as new.
+    searchable = searchable_books(response)
     documents, pending = _realtime(client, settings.alias, tokens)
     changed = [
         book_id

@@ -32,8 +32,8 @@ __all__ = [
     "SuggestRequest",
     "count_words",
     "parse_search",
-    "words",
     "parse_suggest",
+    "words",
 ]
 
 QueryParameters = Mapping[str, Sequence[str]]

@@ -40,9 +40,10 @@ __all__ = [
     "BOOK_FIELDS",
     "FACET_SIZE",
     "FUZZY_MAX_EXPANSIONS",
+    "scoring_query",
     "search_body",
     "search_page",
-    "scoring_query",
+    "searchable_books",
     "suggest_body",
     "suggest_page",
     "suggest_query",
@@ -231,6 +232,26 @@ def _source_fields(fields: tuple[str, ...], request: SearchRequest | SuggestRequ
     return [*fields, *([SYNC_FIELD] if request.consistent_with else [])]
 
 
+TOKENS_AGGREGATION = "consistent_with"
+_FACET_SOURCE = ["author", "tags", "year"]
+
+
+def _tokens_aggregation(request: SearchRequest) -> dict[str, Any]:
+    # The sync tokens' books among the hits, as this very search sees them (same snapshot as
+    # the total and facets): what `consistency` corrects them from.
+    ids = [token.book_id for token in request.consistent_with]
+    top = {"size": len(ids), "_source": {"includes": [SYNC_FIELD, *_FACET_SOURCE]}}
+    return {"filter": {"ids": {"values": ids}}, "aggs": {"books": {"top_hits": top}}}
+
+
+def searchable_books(response: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The sync tokens' books that matched a `search_body` search: id -> source (bookkeeping
+    and facet fields)."""
+    aggregation = (response.get("aggregations") or {}).get(TOKENS_AGGREGATION) or {}
+    hits = ((aggregation.get("books") or {}).get("hits") or {}).get("hits") or []
+    return {hit["_id"]: hit.get("_source") or {} for hit in hits}
+
+
 def search_body(request: SearchRequest) -> dict[str, Any]:
     """The ``_search`` body for ``request``: hits, exact total, facets, highlights."""
     body: dict[str, Any] = {
@@ -245,6 +266,8 @@ def search_body(request: SearchRequest) -> dict[str, Any]:
     }
     if request.q:
         body["highlight"] = _highlight()
+    if request.consistent_with:
+        body["aggs"][TOKENS_AGGREGATION] = _tokens_aggregation(request)
     if request.after is not None:
         body["search_after"] = request.after.search_after()
     return body
