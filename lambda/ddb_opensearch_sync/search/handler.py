@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from opensearchpy import OpenSearch
 
-__all__ = ["ProxyResponse", "handler"]
+__all__ = ["ProxyResponse", "handler", "search_consistently"]
 
 SERVICE = "ddb-opensearch-sync-search"
 CLIENT_TIMEOUT = 10.0
@@ -94,7 +94,7 @@ def _plan_search(params: QueryParameters) -> Planned:
     def answer(client: OpenSearch, settings: Settings, response: Mapping[str, Any]) -> Any:
         if not request.consistent_with:
             return search_page(response, request)
-        merged, pending = _search_consistently(client, settings, request, response)
+        merged, pending = search_consistently(client, settings, request, response)
         return {**search_page(merged, request), **_consistency(pending)}
 
     return search_body(request), answer
@@ -196,7 +196,7 @@ def _landed(tokens: tuple[SyncToken, ...], pending: list[SyncToken]) -> list[str
     return [token.book_id for token in tokens if token not in pending]
 
 
-def _search_consistently(
+def search_consistently(
     client: OpenSearch, settings: Settings, request: SearchRequest, response: Mapping[str, Any]
 ) -> tuple[dict[str, Any], list[SyncToken]]:
     tokens, query = request.consistent_with, scoring_query(request)
