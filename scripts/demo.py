@@ -425,6 +425,8 @@ class Demo:
         )
         self.ryw_row(table, "POST", title, [], book_id)
         self.ryw_row(table, "POST", title, [created], book_id)
+        # Searchable on its own first, so that a search right after the delete has a stale copy.
+        measure_lag(title, lambda: self.system.searchable(book_id) is not None)
         deleted = self.system.delete(book_id)
         self.ryw_row(table, "DELETE", title, [], book_id)
         self.ryw_row(table, "DELETE", title, [deleted], book_id)
