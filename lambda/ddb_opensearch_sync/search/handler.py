@@ -23,7 +23,8 @@ import os
 import struct
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar
 
 from aws_lambda_powertools import Logger
 from opensearchpy.exceptions import OpenSearchException, TransportError
@@ -78,6 +79,7 @@ class ProxyResponse(TypedDict):
     body: str
 
 
+RequestT = TypeVar("RequestT", SearchRequest, SuggestRequest)
 Answer = Callable[["OpenSearch", Settings, Mapping[str, Any]], dict[str, Any]]
 """Turns OpenSearch's answer into the API's (with the client, to merge sync tokens' writes)."""
 Planned = tuple[dict[str, Any], Answer]
@@ -88,28 +90,29 @@ REREAD_MAX_PAUSE = 0.8
 """Seconds between real-time reads of tokens whose changes have not landed (doubling)."""
 
 
-def _plan_search(params: QueryParameters) -> Planned:
-    request = parse_search(params)
+@dataclass(frozen=True, slots=True)
+class Route(Generic[RequestT]):
+    """One read route: its parameters, its ``_search`` body, its page, and how sync tokens'
+    writes are merged into OpenSearch's response (`consistency`)."""
 
-    def answer(client: OpenSearch, settings: Settings, response: Mapping[str, Any]) -> Any:
-        if not request.consistent_with:
-            return search_page(response, request)
-        merged, pending = search_consistently(client, settings, request, response)
-        return {**search_page(merged, request), **_consistency(pending)}
+    parse: Callable[[QueryParameters], RequestT]
+    body: Callable[[RequestT], dict[str, Any]]
+    page: Callable[[Mapping[str, Any], RequestT], Any]
+    merge: Callable[
+        [OpenSearch, Settings, RequestT, Mapping[str, Any]],
+        tuple[dict[str, Any], list[SyncToken]],
+    ]
 
-    return search_body(request), answer
+    def __call__(self, params: QueryParameters) -> Planned:
+        request = self.parse(params)
 
+        def answer(client: OpenSearch, settings: Settings, response: Mapping[str, Any]) -> Any:
+            if not request.consistent_with:
+                return self.page(response, request)
+            merged, pending = self.merge(client, settings, request, response)
+            return {**self.page(merged, request), **_consistency(pending)}
 
-def _plan_suggest(params: QueryParameters) -> Planned:
-    request = parse_suggest(params)
-
-    def answer(client: OpenSearch, settings: Settings, response: Mapping[str, Any]) -> Any:
-        if not request.consistent_with:
-            return suggest_page(response, request)
-        merged, pending = _suggest_consistently(client, settings, request, response)
-        return {**suggest_page(merged, request), **_consistency(pending)}
-
-    return suggest_body(request), answer
+        return self.body(request), answer
 
 
 def _consistency(pending: list[SyncToken]) -> dict[str, Any]:
@@ -225,8 +228,8 @@ def _suggest_consistently(
 
 
 ROUTES: dict[str, Callable[[QueryParameters], Planned]] = {
-    "/books/search": _plan_search,
-    "/books/suggest": _plan_suggest,
+    "/books/search": Route(parse_search, search_body, search_page, search_consistently),
+    "/books/suggest": Route(parse_suggest, suggest_body, suggest_page, _suggest_consistently),
 }
 
 
