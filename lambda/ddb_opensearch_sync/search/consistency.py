@@ -34,12 +34,17 @@ The answer
    when the book is gone. Tokens not landed are read again, with backoff, for at most
    `MAX_WAIT_SECONDS`; the stream usually delivers within a second or two.
 3. For each landed book whose searchable copy differs from the real-time one, the newest
-   document is evaluated against the very query of the request by OpenSearch itself, in
-   memory (the Painless execute API in the ``score`` context: the document is parsed with the
-   index's mapping into a one-document in-memory index, and the query is run on it), which
-   gives whether it matches and its score. Scores depend on the document alone (the text
-   fields use the ``boolean`` similarity, see `query`), so the score is the one the index
-   will give it and the book is placed exactly where it will rank.
+   document is evaluated against the request's query by OpenSearch itself, in memory (the
+   Painless execute API in the ``score`` context: the document is parsed with the index's
+   mapping into a one-document in-memory index, and the query is run on it), which gives
+   whether it matches and its score. Search scores depend on the document alone (the text
+   fields use the ``boolean`` similarity, see `query`); the in-memory index scores with BM25,
+   so the query is restated for it in a form that scores the same under any similarity
+   (`query.scoring_query`; tests/integration checks the scores equal the index's). The book is
+   placed exactly where the index will rank it. Options weighed: evaluating the query in
+   Python (would re-implement analysis, fuzziness and scoring), the percolator (needs the
+   query stored in an index and refreshed), a bounded wait for the refresh (a second or more
+   on every such search).
 4. The answer is merged (`merge_search`, `merge_suggest`): the stale copy is removed, the
    new one is inserted where it matches, the total and facet counts are moved by one each.
 
@@ -58,6 +63,8 @@ Limits
 - Fuzzy words expand to at most `query.FUZZY_MAX_EXPANSIONS` terms of the whole index; in
   memory only the book's own terms compete, so a typo may match the book a moment before
   the index would (when it has many near spellings).
+- Suggestions are placed by their in-memory score: suggest scores with BM25 over the whole
+  index, so that place is close to, not exactly, where the index will put the title.
 - Tokens from other clients work the same way (a token names a public change), and a token
   only says "at least this change": later changes by anyone show too.
 - The stamp's order is API Gateway's clock: a replace stamped earlier than one it follows
