@@ -9,6 +9,8 @@ pages) and suggest queries, one at a time, and drops the index. Each timing cove
 search function does per request: parse the parameters, build the body, one ``_search``, shape
 the answer. OpenSearch's own ``took`` is reported beside it. The API Gateway and Lambda hops
 are not included (on the local stack they measure LocalStack, not search).
+``read_your_writes`` times the same search right after a write, without and with the write's
+sync token (``consistent_with``), and reports what the token adds (p50/p95).
 
 OpenSearch: ``OPENSEARCH_URL`` (``make env`` sets it), else http://localhost:9200.
 """
@@ -16,6 +18,7 @@ OpenSearch: ``OPENSEARCH_URL`` (``make env`` sets it), else http://localhost:920
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import random
 import statistics
@@ -30,7 +33,12 @@ from opensearchpy import OpenSearch
 from opensearchpy.helpers import bulk
 
 from ddb_opensearch_sync.core.mapping import index_mappings, index_settings
+from ddb_opensearch_sync.core.settings import Settings as FunctionSettings
 from ddb_opensearch_sync.index.client import make_client
+from ddb_opensearch_sync.search import handler as search_handler
+from ddb_opensearch_sync.search.consistency import WRITE_ATTRIBUTE
+from ddb_opensearch_sync.search.params import parse_search
+from ddb_opensearch_sync.search.query import search_body, search_page
 from tests.support.search import run_search, run_suggest
 from tests.support.settings import Settings
 
@@ -198,6 +206,59 @@ def _summary(timings: Sequence[Timed]) -> dict[str, float | int]:
     }
 
 
+# --- read your writes ---------------------------------------------------------------------------
+
+
+def _token(book_id: str, stamp: str) -> str:
+    """A sync token as the API's VTL makes it for a replace (`search.consistency`)."""
+    raw = f"1:w:{stamp}:{book_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _replace_unrefreshed(
+    client: OpenSearch, index: str, rng: random.Random, book: Mapping[str, Any]
+) -> tuple[str, str]:
+    """Index a new version of ``book`` as the sync function would (not refreshed: only real
+    time reads see it); the new title's first word, and the write's sync token."""
+    stamp = f"{time.time_ns() // 1_000_000}:{uuid.uuid4()}"
+    title = f"{_typo(rng, book['title'].split()[0])} {book['title']}"
+    changed = {**book, "title": title, WRITE_ATTRIBUTE: stamp}
+    client.index(index=index, id=book["book_id"], body=changed)
+    return title.split()[0].lower(), _token(book["book_id"], stamp)
+
+
+def _read_your_writes(
+    client: OpenSearch,
+    index: str,
+    rng: random.Random,
+    books: Sequence[Mapping[str, Any]],
+    count: int,
+) -> dict[str, Any]:
+    """The same search right after a write, without and with the write's sync token: what the
+    token adds (one real-time _mget, one in-memory evaluation, the merge). The change is
+    already indexed, so no waiting for the stream is included (that is the sync lag)."""
+    settings = FunctionSettings(endpoint=Settings.from_env().opensearch_url, alias=index)
+    without: list[Timed] = []
+    with_token: list[Timed] = []
+    for _ in range(count):
+        word, token = _replace_unrefreshed(client, index, rng, rng.choice(books))
+        without.append(_time_search(client, index, {"q": [word]})[0])
+        began = time.perf_counter()
+        request = parse_search({"q": [word], "consistent_with": [token]})
+        response = client.search(index=index, body=search_body(request))
+        merged, pending = search_handler.search_consistently(client, settings, request, response)
+        search_page(merged, request)
+        with_token.append(((time.perf_counter() - began) * 1000, float(response["took"])))
+        assert not pending, "a write indexed before the search must never be pending"
+    plain, tokened = _summary(without), _summary(with_token)
+    return {
+        "without_token": {k: plain[k] for k in ("count", "p50_ms", "p95_ms")},
+        "with_one_token": {k: tokened[k] for k in ("count", "p50_ms", "p95_ms")},
+        "added_p50_ms": round(tokened["p50_ms"] - plain["p50_ms"], 2),
+        "added_p95_ms": round(tokened["p95_ms"] - plain["p95_ms"], 2),
+    }
+
+
 # --- entry point -------------------------------------------------------------------------------
 
 
@@ -229,6 +290,7 @@ def run(quick: bool) -> dict[str, Any]:
         results["suggest"] = _summary(
             [_time_suggest(client, index, next(suggests)) for _ in range(queries)]
         )
+        results["read_your_writes"] = _read_your_writes(client, index, rng, books, queries // 2)
     finally:
         client.indices.delete(index=index, ignore_unavailable=True)
     return results

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 
+from ddb_opensearch_sync.search.consistency import WRITE_ATTRIBUTE, parse_sync_token
 from tests.support.api import TIMEOUT, BooksApi
 from tests.support.aws import BooksTable
 
@@ -52,7 +53,15 @@ class Books(BooksApi):
         self.table = table
 
     def stored(self, book_id: str) -> dict[str, Any] | None:
-        return self.table.item(book_id)
+        """The item, its write stamp aside (checked on its own: it changes with every write)."""
+        item = self.table.item(book_id)
+        if item is not None:
+            item.pop(WRITE_ATTRIBUTE, None)
+        return item
+
+    def stamp(self, book_id: str) -> str | None:
+        item = self.table.item(book_id)
+        return None if item is None else item.get(WRITE_ATTRIBUTE, {}).get("S")
 
     def stored_with(self, marker: str) -> list[dict[str, Any]]:
         """Every item in the table whose JSON mentions the marker."""
@@ -103,7 +112,7 @@ def test_create_stores_exactly_the_book_under_a_server_generated_id(
     assert response.status_code == 201, response.text
     assert response.headers["Content-Type"].startswith("application/json")
     book_id = response.json()["book_id"]
-    assert response.json() == {"book_id": book_id}
+    assert set(response.json()) == {"book_id", "sync_token"}
     assert books.stored(book_id) == typed(book_id, book)
 
 
@@ -146,6 +155,25 @@ def test_get_returns_the_book_as_plain_json(books: Books, marker: str) -> None:
     assert response.json() == {"book_id": book_id, **book}
 
 
+def test_every_write_answers_a_sync_token_naming_the_change_it_made(
+    books: Books, marker: str
+) -> None:
+    created = books.create({"title": marker, "author": "First"}).json()
+    book_id = created["book_id"]
+    made = parse_sync_token(created["sync_token"])
+    assert (made.kind, made.book_id, made.stamp) == ("w", book_id, books.stamp(book_id))
+
+    replaced = parse_sync_token(
+        books.replace(book_id, {"title": marker, "author": "Second"}).json()["sync_token"]
+    )
+    assert (replaced.kind, replaced.book_id, replaced.stamp) == ("w", book_id, books.stamp(book_id))
+    assert replaced.stamp != made.stamp and replaced.epoch_ms >= made.epoch_ms
+
+    deleted = parse_sync_token(books.delete(book_id).json()["sync_token"])
+    assert (deleted.kind, deleted.book_id) == ("d", book_id)
+    assert deleted.epoch_ms >= replaced.epoch_ms and deleted.request_id != replaced.request_id
+
+
 def test_get_of_an_absent_id_is_404(books: Books) -> None:
     response = books.get(str(uuid.uuid4()))
 
@@ -160,7 +188,8 @@ def test_put_replaces_the_whole_book(books: Books, marker: str) -> None:
     response = books.replace(book_id, replacement)
 
     assert response.status_code == 200, response.text
-    assert response.json() == {"book_id": book_id}
+    assert set(response.json()) == {"book_id", "sync_token"}
+    assert response.json()["book_id"] == book_id
     # Optional attributes the replacement lacks are gone: a full replace, not a merge.
     assert books.stored(book_id) == typed(book_id, replacement)
     assert books.get(book_id).json() == {"book_id": book_id, **replacement}
@@ -183,8 +212,8 @@ def test_delete_removes_the_book_and_a_second_delete_is_404(books: Books, marker
     first = books.delete(book_id)
     second = books.delete(book_id)
 
-    assert first.status_code == 204
-    assert first.content == b""
+    assert first.status_code == 200
+    assert first.json()["book_id"] == book_id
     assert books.stored(book_id) is None
     assert books.get(book_id).status_code == 404
     assert second.status_code == 404

@@ -145,3 +145,11 @@ def test_other_benchmarks_are_run_or_noted(result: dict[str, Any]) -> None:
         present = (ROOT / "bench" / f"{name}.py").exists()
         assert ("skipped" not in entry) if present else ("skipped" in entry), entry
         assert "error" not in entry, entry
+
+
+def test_the_search_bench_reports_what_a_sync_token_adds(result: dict[str, Any]) -> None:
+    rows = result["extras"]["search_latency"]["read_your_writes"]
+    for row in ("without_token", "with_one_token"):
+        assert rows[row]["count"] > 0 and is_number(rows[row]["p50_ms"]), rows
+        assert rows[row]["p95_ms"] >= rows[row]["p50_ms"], rows
+    assert is_number(rows["added_p50_ms"]) and is_number(rows["added_p95_ms"]), rows

@@ -19,6 +19,7 @@ from opensearchpy import OpenSearch
 from ddb_opensearch_sync.core.mapping import template_name
 from ddb_opensearch_sync.core.records import SYNC_FIELD
 from ddb_opensearch_sync.index.setup import setup_index
+from ddb_opensearch_sync.search.consistency import WRITE_ATTRIBUTE
 from tests.support.names import unique
 from tests.support.polling import eventually
 
@@ -96,8 +97,11 @@ def visible_ids(client: OpenSearch, alias: str, ids: list[str]) -> set[str]:
 
 
 def without_sync(document: Mapping[str, Any]) -> Document:
-    """The item part of an indexed document (what the table and the API hold)."""
-    return {name: value for name, value in document.items() if name != SYNC_FIELD}
+    """The book part of an indexed document (what the API holds): no ``_sync`` bookkeeping and
+    no write stamp of the API (`WRITE_ATTRIBUTE`, which changes with every write)."""
+    return {
+        name: value for name, value in document.items() if name not in (SYNC_FIELD, WRITE_ATTRIBUTE)
+    }
 
 
 # --- the deployed alias, as a search client reads it -----------------------------------------

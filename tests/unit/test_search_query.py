@@ -10,11 +10,14 @@ import base64
 import contextlib
 import copy
 import json
+import math
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,6 +45,7 @@ from ddb_opensearch_sync.search.query import (
     suggest_page,
 )
 from ddb_opensearch_sync.search.token import (
+    MAX_ID_BYTES,
     MAX_TOKEN_CHARS,
     Cursor,
     InvalidTokenError,
@@ -51,6 +55,14 @@ from ddb_opensearch_sync.search.token import (
 
 FIXTURES = json.loads(
     (Path(__file__).parent / "fixtures" / "opensearch_search_responses.json").read_text()
+)
+OPENAPI = yaml.safe_load(
+    (Path(__file__).parents[2] / "infra" / "modules" / "api" / "openapi.yaml").read_text()
+)
+OPENAPI_NEXT_TOKEN_MAX = next(
+    p["schema"]["maxLength"]
+    for p in OPENAPI["paths"]["/books/search"]["get"]["parameters"]
+    if p["name"] == "next_token"
 )
 INJECTIONS = ["title:*", ")(", '"', "\\", "*", "a AND b OR c", "title:(x) +y -z", "{}", "~1^2"]
 
@@ -235,6 +247,14 @@ def test_the_order_of_repeated_tags_does_not_matter_to_a_token():
 
 FINGERPRINT = "0123456789abcdef"
 VALID = {"v": 1, "f": FINGERPRINT, "a": [1.5, "b-1"]}
+HUGE = "1" + "0" * 400  # an integer no float can hold: float() raised OverflowError
+
+
+def v2(version: int = 2, score: float = 1.5, book_id: bytes = b"b-1") -> str:
+    raw = struct.pack(">B8sd", version, bytes.fromhex(FINGERPRINT), score) + book_id
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 TAMPERED = {
     "padding": encode_token(Cursor(1.5, "b-1"), FINGERPRINT) + "==",
     "standard base64 alphabet": base64.b64encode(b'{"v":1,"f":"x","a":[1,"?>?"]}').decode(),
@@ -258,6 +278,15 @@ TAMPERED = {
     "an object as id": b64(json.dumps({**VALID, "a": [1.5, {"query_string": "x"}]})),
     "deeply nested": b64('{"v":1,"f":"x","a":' + "[" * 1000 + "]" * 1000 + "}"),
     "too long": "A" * (MAX_TOKEN_CHARS + 1),
+    "version 1 (JSON)": b64(json.dumps(VALID, separators=(",", ":"))),
+    "score a huge integer (version 1)": b64(f'{{"v":1,"f":"{FINGERPRINT}","a":[{HUGE},"b-1"]}}'),
+    "version 3": v2(version=3),
+    "v2 score NaN": v2(score=math.nan),
+    "v2 score infinite": v2(score=-math.inf),
+    "v2 no id": v2(book_id=b""),
+    "v2 id not UTF-8": v2(book_id=b"\xff\xfe"),
+    "v2 id over DynamoDB's limit": v2(book_id=b"x" * 2049),
+    "v2 cut short": v2()[:12],
 }
 
 
@@ -268,9 +297,32 @@ def test_a_tampered_token_is_refused(token: str):
 
 
 def test_the_untampered_token_of_those_cases_is_accepted():
-    assert decode_token(b64(json.dumps(VALID, separators=(",", ":"))), FINGERPRINT) == Cursor(
-        1.5, "b-1"
-    )
+    assert decode_token(v2(), FINGERPRINT) == Cursor(1.5, "b-1")
+
+
+def test_a_token_with_a_huge_number_is_a_400_not_a_crash():
+    token = b64(f'{{"v":1,"f":"{FINGERPRINT}","a":[{HUGE},"b-1"]}}')
+
+    response = search_handler.handler(proxy_event("/books/search", next_token=[token]), Context())
+
+    assert response["statusCode"] == 400
+    assert "next_token" in json.loads(response["body"])["message"]
+
+
+@pytest.mark.parametrize(
+    "book_id",
+    ["\u00e9" * 1024, '"' * 2048, "\x01" * 2048, "\U0001f600" * 512],
+    ids=["2-byte letters", "quotes", "control characters", "emoji"],
+)
+def test_the_longest_ids_make_tokens_the_api_accepts(book_id: str):
+    # GIVEN ids of DynamoDB's maximum key size (2048 bytes), of the characters that grow most
+    # when escaped
+    assert len(book_id.encode()) == MAX_ID_BYTES
+    token = encode_token(Cursor(1.5, book_id), FINGERPRINT)
+
+    # THEN the token is within the API's limit for next_token, and it reads back
+    assert len(token) <= MAX_TOKEN_CHARS <= OPENAPI_NEXT_TOKEN_MAX
+    assert decode_token(token, FINGERPRINT) == Cursor(1.5, book_id)
 
 
 @given(st.text(max_size=300))

@@ -11,9 +11,15 @@ locals {
 
   search_function      = var.create && var.search_function != null
   search_function_name = local.search_function ? coalesce(var.search_function.name, "${var.domain_name}-api") : null
-  # The one path the search function calls (POST/GET <alias>/_search): its role and the
-  # domain's policy both stop there, so it can read the index and nothing else.
-  search_resources = local.search_function ? ["${local.domain_arn}/${var.search_function.index_alias}/_search"] : []
+  # The paths the search function calls (POST/GET): <alias>/_search; for read-your-writes
+  # (consistent_with), <alias>/_mget (real-time reads of the tokens' books) and the Painless
+  # execute API (a document it read, evaluated in memory against the request's query). Its
+  # role and the domain's policy both stop there, so it can read the index and nothing else.
+  search_resources = local.search_function ? [
+    "${local.domain_arn}/${var.search_function.index_alias}/_search",
+    "${local.domain_arn}/${var.search_function.index_alias}/_mget",
+    "${local.domain_arn}/_scripts/painless/_execute",
+  ] : []
 }
 
 ################################################################################

@@ -158,7 +158,7 @@ variable "timeouts" {
 ################################################################################
 
 variable "search_function" {
-  description = "The search API's function (GET /books/search and /books/suggest): null for none, else its zip (scripts/build_lambda.py) and settings; it may only es:ESHttpGet/ESHttpPost <index_alias>/_search"
+  description = "The search API's function (GET /books/search and /books/suggest): null for none, else its zip (scripts/build_lambda.py) and settings; it may only es:ESHttpGet/ESHttpPost <index_alias>/_search, <index_alias>/_mget and _scripts/painless/_execute"
   type = object({
     zip_path                       = string
     name                           = optional(string)

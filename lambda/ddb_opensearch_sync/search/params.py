@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from .consistency import SyncToken, parse_sync_tokens
 from .token import Cursor, InvalidTokenError, decode_token
 
 __all__ = [
@@ -29,8 +30,10 @@ __all__ = [
     "QueryParameters",
     "SearchRequest",
     "SuggestRequest",
+    "count_words",
     "parse_search",
     "parse_suggest",
+    "words",
 ]
 
 QueryParameters = Mapping[str, Sequence[str]]
@@ -41,18 +44,32 @@ DEFAULT_SUGGEST_SIZE = 5
 MAX_SUGGEST_SIZE = 10
 MAX_QUERY_CHARS = 200
 MAX_QUERY_WORDS = 10
-"""Each word becomes a few clauses per field, fuzzy ones up to `query.FUZZY_MAX_EXPANSIONS`;
-OpenSearch refuses a query of more than 1024 clauses in all."""
+"""Words as the index's tokenizer counts them (`count_words`). Each word becomes a few clauses
+per field, fuzzy ones up to `query.FUZZY_MAX_EXPANSIONS`; OpenSearch refuses a query of more
+than 1024 clauses in all."""
 MAX_PREFIX_CHARS = 100
 MAX_AUTHOR_CHARS = 500  # the BookInput schema's limits
 MAX_TAG_CHARS = 100
 MAX_TAGS = 10
 YEAR_MIN, YEAR_MAX = -5000, 9999
 
-SEARCH_PARAMETERS = ("q", "author", "tag", "year_from", "year_to", "size", "next_token")
-SUGGEST_PARAMETERS = ("prefix", "size")
-_REPEATABLE = frozenset({"tag"})
-_WORD = re.compile(r"\w+")
+SEARCH_PARAMETERS = (
+    "q",
+    "author",
+    "tag",
+    "year_from",
+    "year_to",
+    "size",
+    "next_token",
+    "consistent_with",
+)
+SUGGEST_PARAMETERS = ("prefix", "size", "consistent_with")
+_REPEATABLE = frozenset({"tag", "consistent_with"})
+# A word as Unicode's word boundaries (UAX #29, which the index's standard tokenizer follows)
+# see it: letters joined by ' . : and the like, digits joined by , . ; and the like.
+_WORD = re.compile(
+    r"\w+(?:(?:(?<=[^\W\d_])['.:\u00b7\u2019](?=[^\W\d_])|(?<=\d)[,.;'\u2019](?=\d))\w+)*"
+)
 _YEAR = re.compile(r"-?[0-9]{1,4}")
 _SIZE = re.compile(r"[0-9]{1,3}")
 _ALLOWED_CONTROLS = frozenset("\t\n\r")
@@ -79,6 +96,8 @@ class SearchRequest:
     year_to: int | None = None
     size: int = DEFAULT_SIZE
     after: Cursor | None = None
+    consistent_with: tuple[SyncToken, ...] = ()
+    """Writes to show as if searchable (`consistency`); not part of the fingerprint."""
 
     def fingerprint(self) -> str:
         """What a continuation token is bound to: the query and filters, not the page size."""
@@ -94,6 +113,7 @@ class SearchRequest:
 class SuggestRequest:
     prefix: str
     size: int = DEFAULT_SUGGEST_SIZE
+    consistent_with: tuple[SyncToken, ...] = ()
 
 
 # --- single values ---------------------------------------------------------------------------
@@ -149,9 +169,40 @@ def _year(name: str, value: str | None) -> int | None:
 # --- requests --------------------------------------------------------------------------------
 
 
+_ONE_CHAR_WORD_NAMES = ("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH", "HIRAGANA")
+
+
+def _is_one_char_word(char: str) -> bool:
+    # The standard tokenizer makes every ideograph and every hiragana character a word of its
+    # own (there are no spaces to split on). Hand-written because the standard library's `re`
+    # has no script classes; the `regex` package would be a compiled dependency in the
+    # function's zip for this one check.
+    return unicodedata.name(char, "").startswith(_ONE_CHAR_WORD_NAMES)
+
+
+def words(text: str) -> list[str]:
+    """The words the index's standard tokenizer finds in ``text`` (as many or, for emoji
+    sequences, more).
+
+    ``\\w+`` runs alone let a run of CJK characters (one word each to the tokenizer) or
+    emoji (not ``\\w`` at all) through uncounted. An emoji sequence joined by U+200D makes one
+    word per pictograph here and one in all to the tokenizer: the count errs on the safe side.
+    """
+    found: list[str] = []
+    for word in _WORD.findall(text):
+        # Single-character words, and the runs between them, are words of their own.
+        found += re.findall(r"\S+", "".join(f" {c} " if _is_one_char_word(c) else c for c in word))
+    # Emoji are no ``\\w``, and each is a word of its own to the tokenizer.
+    return found + [char for char in text if unicodedata.category(char) == "So"]
+
+
+def count_words(text: str) -> int:
+    return len(words(text))
+
+
 def _query(value: str | None) -> str:
     q = _text("q", value or "", MAX_QUERY_CHARS).strip()
-    if len(_WORD.findall(q)) > MAX_QUERY_WORDS:
+    if count_words(q) > MAX_QUERY_WORDS:
         raise InvalidParameterError("q", f"has more than {MAX_QUERY_WORDS} words")
     return q
 
@@ -161,6 +212,13 @@ def _tags(values: list[str]) -> tuple[str, ...]:
         raise InvalidParameterError("tag", f"given more than {MAX_TAGS} times")
     tags = [_filter_text("tag", tag, MAX_TAG_CHARS) for tag in values]
     return tuple(dict.fromkeys(tags))  # repeated tags add nothing; order kept
+
+
+def _sync_tokens(values: dict[str, list[str]]) -> tuple[SyncToken, ...]:
+    try:
+        return parse_sync_tokens(values.get("consistent_with", []))
+    except InvalidTokenError as error:
+        raise InvalidParameterError("consistent_with", str(error)) from None
 
 
 def parse_search(params: QueryParameters | None) -> SearchRequest:
@@ -184,6 +242,7 @@ def parse_search(params: QueryParameters | None) -> SearchRequest:
         year_from=year_from,
         year_to=year_to,
         size=_size(_single(values, "size"), DEFAULT_SIZE, MAX_SIZE),
+        consistent_with=_sync_tokens(values),
     )
     token = _single(values, "next_token")
     if token is None:
@@ -202,5 +261,7 @@ def parse_suggest(params: QueryParameters | None) -> SuggestRequest:
     if not prefix:
         raise InvalidParameterError("prefix", "is required and must not be blank")
     return SuggestRequest(
-        prefix=prefix, size=_size(_single(values, "size"), DEFAULT_SUGGEST_SIZE, MAX_SUGGEST_SIZE)
+        prefix=prefix,
+        size=_size(_single(values, "size"), DEFAULT_SUGGEST_SIZE, MAX_SUGGEST_SIZE),
+        consistent_with=_sync_tokens(values),
     )

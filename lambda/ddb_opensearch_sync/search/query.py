@@ -31,7 +31,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..core.mapping import alias_filter
-from .params import SearchRequest, SuggestRequest
+from ..core.records import SYNC_FIELD
+from .params import SearchRequest, SuggestRequest, words
 from .token import Cursor, encode_token
 from .types import DecadeCount, FacetCount, Facets, Highlights, SearchHit, SearchPage, SuggestPage
 
@@ -39,10 +40,13 @@ __all__ = [
     "BOOK_FIELDS",
     "FACET_SIZE",
     "FUZZY_MAX_EXPANSIONS",
+    "scoring_query",
     "search_body",
     "search_page",
+    "searchable_books",
     "suggest_body",
     "suggest_page",
+    "suggest_query",
 ]
 
 BOOK_FIELDS = ("book_id", "title", "author", "year", "isbn", "tags", "summary")
@@ -50,6 +54,7 @@ BOOK_FIELDS = ("book_id", "title", "author", "year", "isbn", "tags", "summary")
 TEXT_FIELDS = ("title^3", "author^2", "summary", "tags.text")
 PHRASE_FIELDS = ("author", "summary", "tags.text")
 SUGGEST_FIELDS = ("title.suggest", "title.suggest._2gram", "title.suggest._3gram")
+SUGGEST_SOURCE = ("book_id", "title", "author")
 
 EXACT_TITLE_BOOST = 1000.0
 TITLE_PHRASE_BOOST = 200.0
@@ -167,19 +172,102 @@ def _highlight() -> dict[str, Any]:
     }
 
 
+def _constant(clause: dict[str, Any], boost: float) -> dict[str, Any]:
+    return {"constant_score": {"filter": clause, "boost": boost}}
+
+
+def _weighted(field: str) -> tuple[str, float]:
+    name, _, weight = field.partition("^")
+    return name, float(weight or 1)
+
+
+def _all_words(q: str) -> list[dict[str, Any]]:
+    """``cross_fields`` with ``and`` as the boolean similarity scores it: every word must be
+    in some field, and adds the weight of the best field it is in."""
+    found = words(q)
+    if not found:
+        return []  # nothing to search for: the clause matches nothing, as in the index
+    per_word = [
+        {
+            "dis_max": {
+                "queries": [
+                    _constant({"match": {name: {"query": word}}}, weight)
+                    for name, weight in map(_weighted, TEXT_FIELDS)
+                ]
+            }
+        }
+        for word in found
+    ]
+    return [{"bool": {"must": per_word}}]
+
+
+def scoring_query(request: SearchRequest) -> dict[str, Any]:
+    """`search_body`'s query in a form that scores the same under any similarity.
+
+    The Painless execute API evaluates a query against one document in memory with Lucene's
+    default similarity (BM25), not the index's ``boolean`` one (`consistency` uses it to
+    place a book no refresh has exposed yet). The exact-title and fuzzy clauses score by
+    boosts alone already; the phrase clauses and the all-words clause are restated here
+    with ``constant_score``, which is what the boolean similarity makes of them (a phrase
+    scores its boost; a word its best field's weight). A word is split as `params.words`
+    splits it, which agrees with the index's tokenizer except for rare punctuation.
+    """
+    if not request.q:
+        return _query(request)
+    matches, ranks = _text_clauses(request.q)
+    exact_title = ranks[0]
+    title_phrase = {"match_phrase": {"title": {"query": request.q}}}
+    phrase = {"multi_match": {"query": request.q, "type": "phrase", "fields": list(PHRASE_FIELDS)}}
+    should = [
+        exact_title,
+        _constant(title_phrase, TITLE_PHRASE_BOOST),
+        _constant(phrase, PHRASE_BOOST),
+        *_all_words(request.q),
+    ]
+    return {"bool": {"filter": _filters(request), "must": [matches], "should": should}}
+
+
+def _source_fields(fields: tuple[str, ...], request: SearchRequest | SuggestRequest) -> list[str]:
+    # With sync tokens, the bookkeeping tells which change a hit shows (`consistency`).
+    return [*fields, *([SYNC_FIELD] if request.consistent_with else [])]
+
+
+TOKENS_AGGREGATION = "consistent_with"
+_FACET_SOURCE = ["author", "tags", "year"]
+
+
+def _tokens_aggregation(request: SearchRequest) -> dict[str, Any]:
+    # The sync tokens' books among the hits, as this very search sees them (same snapshot as
+    # the total and facets): what `consistency` corrects them from.
+    ids = [token.book_id for token in request.consistent_with]
+    top = {"size": len(ids), "_source": {"includes": [SYNC_FIELD, *_FACET_SOURCE]}}
+    return {"filter": {"ids": {"values": ids}}, "aggs": {"books": {"top_hits": top}}}
+
+
+def searchable_books(response: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The sync tokens' books that matched a `search_body` search: id -> source (bookkeeping
+    and facet fields)."""
+    aggregation = (response.get("aggregations") or {}).get(TOKENS_AGGREGATION) or {}
+    hits = ((aggregation.get("books") or {}).get("hits") or {}).get("hits") or []
+    return {hit["_id"]: hit.get("_source") or {} for hit in hits}
+
+
 def search_body(request: SearchRequest) -> dict[str, Any]:
     """The ``_search`` body for ``request``: hits, exact total, facets, highlights."""
     body: dict[str, Any] = {
         # One hit more than the page: whether it comes back says if there is a next page.
-        "size": request.size + 1,
+        # One more per sync token: a stale hit taken out must not leave the page short.
+        "size": request.size + 1 + len(request.consistent_with),
         "track_total_hits": True,
         "query": _query(request),
         "sort": SORT,
-        "_source": {"includes": list(BOOK_FIELDS)},
+        "_source": {"includes": _source_fields(BOOK_FIELDS, request)},
         "aggs": _facet_aggregations(),
     }
     if request.q:
         body["highlight"] = _highlight()
+    if request.consistent_with:
+        body["aggs"][TOKENS_AGGREGATION] = _tokens_aggregation(request)
     if request.after is not None:
         body["search_after"] = request.after.search_after()
     return body
@@ -235,37 +323,42 @@ def search_page(response: Mapping[str, Any], request: SearchRequest) -> SearchPa
 # --- suggest ---------------------------------------------------------------------------------
 
 
-def suggest_body(request: SuggestRequest) -> dict[str, Any]:
+def suggest_query(request: SuggestRequest) -> dict[str, Any]:
     """Titles that complete ``request.prefix`` as typed: every word but the last whole, the
     last one as a prefix (``bool_prefix`` over ``title.suggest`` and its shingles, so titles
     with the words in the order typed rank first)."""
     return {
-        "size": request.size,
-        "query": {
-            "bool": {
-                "must": [
-                    {
-                        "multi_match": {
-                            "query": request.prefix,
-                            "type": "bool_prefix",
-                            "operator": "and",
-                            "fields": list(SUGGEST_FIELDS),
-                        }
+        "bool": {
+            "must": [
+                {
+                    "multi_match": {
+                        "query": request.prefix,
+                        "type": "bool_prefix",
+                        "operator": "and",
+                        "fields": list(SUGGEST_FIELDS),
                     }
-                ],
-                "filter": [alias_filter()],
-            }
-        },
+                }
+            ],
+            "filter": [alias_filter()],
+        }
+    }
+
+
+def suggest_body(request: SuggestRequest) -> dict[str, Any]:
+    """The ``_search`` body for ``request`` (see `suggest_query`)."""
+    return {
+        "size": request.size + len(request.consistent_with),
+        "query": suggest_query(request),
         "sort": SUGGEST_SORT,
         # One suggestion per title, however many books share it.
         "collapse": {"field": "title.keyword"},
-        "_source": {"includes": ["book_id", "title", "author"]},
+        "_source": {"includes": _source_fields(SUGGEST_SOURCE, request)},
     }
 
 
 def suggest_page(response: Mapping[str, Any], request: SuggestRequest) -> SuggestPage:
     suggestions = []
-    for hit in response["hits"]["hits"]:
+    for hit in response["hits"]["hits"][: request.size]:
         source = hit.get("_source") or {}
         if not isinstance(source.get("title"), str):
             continue
