@@ -206,7 +206,7 @@ async function write(kind, bookId, title, method, body) {
   const before = bookId ? await call("GET", `/api/indexed/${encodeURIComponent(bookId)}`) : null;
   const began = performance.now();
   const answer = await api(method, path, body);
-  const expected = { create: 201, update: 200, delete: 204 }[kind];
+  const expected = { create: 201, update: 200, delete: 200 }[kind];
   if (answer.status !== expected) {
     entry.answered.textContent = apiMessage(answer);
     entry.answered.className = "bad";
