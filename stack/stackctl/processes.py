@@ -12,6 +12,7 @@ import re
 import signal
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from stackctl.bootstrap import StackError, say
@@ -57,11 +58,50 @@ def check_port_free(port: int, setting: str) -> None:
             ) from None
 
 
-def read_pid(pid_file: Path) -> int | None:
+@dataclass(frozen=True)
+class Tracked:
+    """What a pid file records: the pid and the process's start time.
+
+    The start time (``/proc/<pid>/stat`` field 22, clock ticks since boot) is fixed when the
+    process is forked and survives ``exec``, so it tells our process from a later one that got
+    the same pid -- from the first moment. A command line cannot: right after ``Popen``
+    returns, the child may still be inside ``execve`` with an empty ``/proc/<pid>/cmdline``
+    (measured: more than half of the launches of a JVM), and a launcher that checked it then
+    took its own starting node for a stranger and dropped its pid file.
+    """
+
+    pid: int
+    started: int | None
+    """``None`` in a pid file written by an older launcher (only the pid)."""
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, or ``None`` when it is gone."""
     try:
-        return int(pid_file.read_text().strip())
-    except (OSError, ValueError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return None
+    # The command name (field 2) may hold spaces and parentheses: count from the last ")".
+    after_name = stat[stat.rindex(")") + 2 :].split()
+    return int(after_name[19])  # field 22; after_name[0] is field 3
+
+
+def write_pid_file(pid_file: Path, pid: int) -> None:
+    """Record ``pid`` and its start time (call it while the process cannot have been reaped)."""
+    pid_file.write_text(f"{pid} {start_time(pid) or ''}".rstrip() + "\n")
+
+
+def read_pid_file(pid_file: Path) -> Tracked | None:
+    try:
+        fields = pid_file.read_text().split()
+        return Tracked(int(fields[0]), int(fields[1]) if len(fields) > 1 else None)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def read_pid(pid_file: Path) -> int | None:
+    tracked = read_pid_file(pid_file)
+    return tracked.pid if tracked else None
 
 
 def proc_status(pid: int) -> str:
@@ -79,15 +119,46 @@ def running(pid: int) -> bool:
 
 
 def process_alive(pid: int, marker: str) -> bool:
-    """True when ``pid`` runs and is the process we started (its command line has ``marker``).
+    """True when ``pid`` runs and its command line has ``marker``.
 
-    The marker guards against a stale pid file whose number the kernel gave to another process.
+    Only for pid files without a start time (`Tracked`): never call it on a process that may
+    still be inside ``execve``.
     """
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
     except OSError:
         return False
     return marker in cmdline and running(pid)
+
+
+def is_ours(tracked: Tracked, marker: str) -> bool:
+    """Whether the process a pid file names still exists (zombies included): the same pid
+    *and* start time, or, for an old pid file, the marker in its command line."""
+    if tracked.started is None:
+        return process_alive(tracked.pid, marker)
+    return start_time(tracked.pid) == tracked.started
+
+
+def threads(pid: int) -> int:
+    """Threads of a process still alive (a zombie leader counts as one); 0 when it is gone."""
+    match = re.search(r"Threads:\s+(\d+)", proc_status(pid))
+    return int(match.group(1)) if match else 0
+
+
+def wait_until_wound_down(pid: int, deadline_s: float = STOP_DEADLINE_S) -> bool:
+    """Wait until a killed process has let go of everything: only a zombie (or nothing) left.
+
+    A JVM killed with SIGKILL turns into a zombie leader while its other threads are still
+    exiting, holding the port and the node's lock files until the last one is gone; a new
+    node started in that moment fails. True when it wound down within the deadline.
+    """
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if running(pid) or threads(pid) > 1:
+            time.sleep(0.1)
+            continue
+        return True
+    return False
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
