@@ -2,8 +2,9 @@
 
 ``setup-index`` creates the index template, the concrete index and the alias (idempotent; run
 at every deploy). ``backfill`` loads the table into the index, ``reconcile`` compares (and
-repairs) them, ``reindex`` rebuilds the index under the alias without downtime; each is safe
-while the stream keeps writing. Connection options default to the function's environment
+repairs) them, ``reindex`` rebuilds the index under the alias without downtime,
+``purge-tombstones`` deletes tombstones older than the stream's retention; each is safe while
+the stream keeps writing. Connection options default to the function's environment
 variables, so the same names work in a shell, CI and the Lambda environment; explicit options
 win. Every command prints one JSON line on stdout; progress and summaries go to stderr.
 Exit codes: see `EXIT_CODES`.
@@ -29,6 +30,7 @@ from opensearchpy.exceptions import OpenSearchException
 from ..core.mapping import INDEX_GENERATION
 from ..core.settings import (
     DEFAULT_ALIAS,
+    DEFAULT_LEASE,
     DEFAULT_MARGIN,
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SEGMENTS,
@@ -44,6 +46,7 @@ from ..core.settings import (
 )
 from ..index.client import make_client
 from ..index.setup import IndexSetupError, setup_index
+from .reindex import PHASES
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
@@ -236,7 +239,45 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.add_argument(
         "--max-pages", type=_positive, help="stop the backfill after this many pages (exit 5)"
     )
+    reindex.add_argument(
+        "--lease",
+        type=float,
+        default=DEFAULT_LEASE,
+        help="seconds the old index may stay write-blocked if this run dies; the sync lifts an "
+        f"expired block itself (default: {DEFAULT_LEASE:g})",
+    )
+    # Test hook (not in --help): wait on entering a phase, so a test can kill the run there.
+    reindex.add_argument("--hold-at", choices=PHASES, help=argparse.SUPPRESS)
     reindex.set_defaults(run=_reindex)
+
+    purge = commands.add_parser(
+        "purge-tombstones",
+        help="delete tombstones older than the stream's 24 h retention",
+        description=textwrap.fill(
+            "Delete the tombstones (documents of deleted items) whose _sync.ts is older than "
+            "the stream's 24-hour retention plus --margin: no replay can reach back that far. "
+            "Younger tombstones, and tombstones without a time, stay. Runs as an OpenSearch "
+            "task and shows its progress; on AWS a schedule runs it daily.",
+            88,
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_connection_options(purge)
+    purge.add_argument(
+        "--margin",
+        type=float,
+        default=DEFAULT_MARGIN,
+        help="extra seconds kept beyond the retention, for clock differences "
+        f"(default: {DEFAULT_MARGIN:g})",
+    )
+    purge.add_argument(
+        "--progress",
+        choices=["auto", "bar", "plain", "none"],
+        default="auto",
+        help="a progress bar on a terminal, plain lines otherwise (default: auto)",
+    )
+    purge.set_defaults(run=_purge_tombstones)
     return parser
 
 
@@ -260,6 +301,40 @@ def _setup_index(args: argparse.Namespace) -> int:
         print(f"{PROG}: {level}: {result.outdated_message()}", file=sys.stderr)
         return ExitCode.OK if args.allow_outdated else ExitCode.DRIFT
     return 0
+
+
+def _purge_tombstones(args: argparse.Namespace) -> int:
+    from ..index.purge import purge_tombstones
+    from .progress import make_progress
+
+    if args.margin < 0:
+        raise ConfigurationError("--margin must not be negative")
+    settings = _settings(args)
+    client = make_client(
+        settings.endpoint, auth=settings.auth, region=settings.region, timeout=args.timeout
+    )
+    progress = make_progress(args.progress)
+    shown = {"done": 0, "started": False}
+
+    def on_status(done: int, total: int) -> None:
+        if not shown["started"]:
+            progress.start("purge-tombstones", total or None)
+            shown["started"] = True
+        progress.advance(done - shown["done"])
+        shown["done"] = done
+
+    try:
+        report = purge_tombstones(client, settings.alias, margin=args.margin, on_status=on_status)
+    finally:
+        if shown["started"]:
+            progress.finish()
+    _print_result(report.as_dict())
+    print(
+        f"purge-tombstones {report.alias} ({report.index}): {report.deleted} tombstones older "
+        f"than {report.cutoff} deleted, {report.conflicts} changed meanwhile and kept",
+        file=sys.stderr,
+    )
+    return ExitCode.OK if report.completed else ExitCode.ERROR
 
 
 # --- data commands ----------------------------------------------------------------------
@@ -340,7 +415,11 @@ def _reconcile(args: argparse.Namespace) -> int:
 
     context = _Context(args)
     options = ReconcileOptions(
-        segments=args.segments, page_size=args.page_size, settle=args.settle, repair=args.repair
+        segments=args.segments,
+        page_size=args.page_size,
+        settle=args.settle,
+        repair=args.repair,
+        ttl_policy=context.settings.ttl_policy,
     )
     report = reconcile(
         context.dynamodb,
@@ -379,6 +458,9 @@ def _reindex(args: argparse.Namespace) -> int:
         margin=args.margin,
         delete_old=args.delete_old,
         resume=args.resume,
+        lease=args.lease,
+        ttl_policy=context.settings.ttl_policy,
+        hold_at=args.hold_at,
     )
     if args.abort:
         _print_result(abort_reindex(context.client, alias, options))
