@@ -82,6 +82,7 @@ def start_purge(
     """Start the purge as an OpenSearch task and return at once (the scheduled path)."""
     index = current_index(client, alias)
     cutoff = purge_cutoff(time.time() if now is None else now, retention, margin)
+    client.indices.refresh(index=index)  # the query sees what the last refresh published
     response = client.delete_by_query(
         index=index,
         body={"query": tombstones_before(cutoff)},
