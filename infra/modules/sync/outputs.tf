@@ -40,3 +40,12 @@ output "dlq_arn" {
   description = "ARN of the dead-letter queue"
   value       = try(aws_sqs_queue.dlq[0].arn, null)
 }
+
+################################################################################
+# Maintenance schedule
+################################################################################
+
+output "purge_rule_name" {
+  description = "Name of the EventBridge rule that purges old tombstones (null when not scheduled)"
+  value       = try(aws_cloudwatch_event_rule.purge[0].name, null)
+}
