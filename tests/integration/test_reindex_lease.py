@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from ddb_opensearch_sync.ops.reindex import PHASES
-from tests.support.aws import book, new_table
-from tests.support.opensearch import scratch_alias, visible_ids
-from tests.support.pipeline import check, new_pipeline, run_cli, target_options
+from tests.support.aws import book
+from tests.support.opensearch import visible_ids
+from tests.support.pipeline import check, run_cli, synced_pipeline, target_options
 from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.stack, pytest.mark.deployed]
@@ -34,13 +34,8 @@ def phase_of(state_dir: Path) -> str | None:
 
 
 def test_a_reindex_killed_at_each_phase_leaves_the_sync_running(exact_client, settings, tmp_path):
-    with (
-        new_table(settings, stream=True) as table,
-        scratch_alias(exact_client, "lease") as alias,
-        new_pipeline(settings, table, alias, exact_client),
-    ):
-        table.put_all([book(n) for n in range(30)])
-        eventually(check(exact_client, table, alias), lambda r: r.in_sync, "the stream to sync")
+    items = [book(n) for n in range(30)]
+    with synced_pipeline(settings, exact_client, "lease", items) as (table, alias):
         state_dir = tmp_path / "reindex"
         args = (*target_options(settings, table, alias), "--state-dir", str(state_dir))
         args = (*args, "--lease", str(LEASE), "--page-size", "10")

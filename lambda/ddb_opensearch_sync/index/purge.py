@@ -30,7 +30,7 @@ from .setup import current_index
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
 
-__all__ = ["PurgeReport", "purge_cutoff", "purge_tombstones", "start_purge", "tombstones_before"]
+__all__ = ["PurgeReport", "purge_cutoff", "start_purge", "tombstones_before", "wait_for_purge"]
 
 POLL_INTERVAL = 0.5
 
@@ -91,17 +91,10 @@ def start_purge(
     return PurgeReport(alias=alias, index=index, cutoff=cutoff, task=response["task"])
 
 
-def purge_tombstones(
-    client: OpenSearch,
-    alias: str,
-    *,
-    now: float | None = None,
-    retention: float = STREAM_RETENTION,
-    margin: float = DEFAULT_MARGIN,
-    on_status: Callable[[int, int], None] | None = None,
+def wait_for_purge(
+    client: OpenSearch, report: PurgeReport, on_status: Callable[[int, int], None] | None = None
 ) -> PurgeReport:
-    """Purge and wait for the task to finish; ``on_status(done, total)`` after every poll."""
-    report = start_purge(client, alias, now=now, retention=retention, margin=margin)
+    """Wait for a started purge to finish; ``on_status(done, total)`` after every poll."""
     while True:
         task = client.tasks.get(task_id=report.task)
         status = task["task"]["status"]

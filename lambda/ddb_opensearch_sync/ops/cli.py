@@ -304,7 +304,7 @@ def _setup_index(args: argparse.Namespace) -> int:
 
 
 def _purge_tombstones(args: argparse.Namespace) -> int:
-    from ..index.purge import purge_tombstones
+    from ..index.purge import start_purge, wait_for_purge
     from .progress import make_progress
 
     if args.margin < 0:
@@ -324,7 +324,8 @@ def _purge_tombstones(args: argparse.Namespace) -> int:
         shown["done"] = done
 
     try:
-        report = purge_tombstones(client, settings.alias, margin=args.margin, on_status=on_status)
+        report = start_purge(client, settings.alias, margin=args.margin)
+        wait_for_purge(client, report, on_status)
     finally:
         if shown["started"]:
             progress.finish()
@@ -479,9 +480,10 @@ def _reindex(args: argparse.Namespace) -> int:
     if not report.switched:
         print(f"reindex stopped ({report.stopped}); continue with --resume", file=sys.stderr)
         return _stopped_code(report.stopped)
+    paused = "an earlier run" if report.frozen_seconds is None else f"{report.frozen_seconds} s"
     print(
         f"reindex {report.alias}: {report.old_index} -> {report.new_index} "
-        f"(writes paused {report.frozen_seconds} s)"
+        f"(writes paused: {paused})"
         + ("; old index deleted" if report.deleted_old else "; old index kept, write-blocked"),
         file=sys.stderr,
     )

@@ -115,6 +115,7 @@ logger = logging.getLogger(__name__)
 COPY_CHUNK = DEFAULT_BULK_MAX_ACTIONS
 """Documents read per scroll page and written per page: one ``_bulk`` request's worth."""
 MAX_FROZEN_PASSES = 10
+HOLD_SECONDS = 600.0
 
 
 class ReindexError(RuntimeError):
@@ -138,8 +139,7 @@ class ReindexOptions:
     ttl_policy: TtlPolicy = TtlPolicy.DELETE
     """The function's ``TTL_EXPIRY_POLICY``: ``keep`` copies documents of expired items too."""
     hold_at: str | None = None
-    """Test hook: wait ``hold_seconds`` on entering this phase (to kill the run there)."""
-    hold_seconds: float = 600.0
+    """Test hook: wait `HOLD_SECONDS` on entering this phase (to kill the run there)."""
 
 
 @dataclass(slots=True)
@@ -194,8 +194,8 @@ def _enter(options: ReindexOptions, state: dict[str, Any], phase: str) -> dict[s
     state = {**state, "phase": phase}
     _save_state(options, state)
     if options.hold_at == phase:
-        logger.warning("holding at phase %s for %.0f s (--hold-at)", phase, options.hold_seconds)
-        time.sleep(options.hold_seconds)
+        logger.warning("holding at phase %s for %.0f s (--hold-at)", phase, HOLD_SECONDS)
+        time.sleep(HOLD_SECONDS)
     return state
 
 

@@ -46,7 +46,8 @@ every real one (they are 21 to 40 digits), so `records.is_newer` ranks it oldest
 
 @dataclass(frozen=True, slots=True)
 class TableInfo:
-    """What the commands need to know about a table: its name and key schema."""
+    """What the commands need to know about a table: its name, key schema and TTL attribute
+    (``ttl_attribute``: the attribute holding an item's expiry time, when TTL is enabled)."""
 
     name: str
     key_types: Mapping[str, str]
@@ -54,7 +55,6 @@ class TableInfo:
     item_count: int
     """DynamoDB's approximate count (refreshed about every six hours on AWS); for ETAs only."""
     ttl_attribute: str | None = None
-    """The attribute holding an item's expiry time when TTL is enabled."""
 
     @property
     def key_names(self) -> tuple[str, ...]:
