@@ -7,6 +7,7 @@ whose creation times the test sets (hours in the past, as a stream replay carrie
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,10 +21,13 @@ from ddb_opensearch_sync.index.writer import BulkWriter
 from ddb_opensearch_sync.ops.reconcile import ReconcileOptions, reconcile
 from ddb_opensearch_sync.ops.table import TableInfo
 from ddb_opensearch_sync.sync.deadletter import LogDeadLetters
+from tests.support import aws
 from tests.support.aws import Table, book, new_table
+from tests.support.names import unique
 from tests.support.opensearch import scratch_alias, stored_documents, visible_ids
 from tests.support.pipeline import make_syncer, run_cli, target_options, within
-from tests.support.settings import Settings
+from tests.support.polling import eventually
+from tests.support.settings import SYNC_FUNCTION_NAME, Settings
 from tests.support.streams import Stream
 
 pytestmark = pytest.mark.stack
@@ -234,3 +238,35 @@ def test_purge_deletes_only_tombstones_older_than_the_retention(exact_client, se
     # A replay from within the retention still finds the young tombstone and stays stale
     writer.sync(writer.stream.emitted[5])  # the young book's creation
     assert visible_ids(exact_client, scratch, ids) == {"book-00024"}
+
+
+@pytest.mark.deployed
+def test_the_schedule_purges_through_the_deployed_function(exact_client, settings, index_alias):
+    """The rule `infra/modules/sync` deploys, and what its event makes the function do."""
+    function = settings.require(SYNC_FUNCTION_NAME)
+    events = aws.client(settings, "events")
+    (target,) = events.list_targets_by_rule(Rule=f"{function}-purge-tombstones")["Targets"]
+    assert json.loads(target["Input"]) == {"action": "purge-tombstones"}
+    assert target["Arn"].endswith(f":function:{function}")
+
+    # GIVEN, in the deployed index, a tombstone past the retention and one within it
+    limit = STREAM_RETENTION + DEFAULT_MARGIN
+    writer = Writer(exact_client, index_alias, ago=limit + HOUR)
+    old, young = book(31, book_id=unique("purge-old")), book(32, book_id=unique("purge-young"))
+    writer.sync(writer.at(limit + 60).remove(old, seconds=0))
+    writer.sync(writer.at(limit - 300).remove(young, seconds=0))
+    ids = [old["book_id"], young["book_id"]]
+
+    # WHEN the schedule's event invokes the function
+    response = aws.client(settings, "lambda").invoke(
+        FunctionName=function, Payload=json.dumps(json.loads(target["Input"])).encode()
+    )
+    answer = json.loads(response["Payload"].read())
+    assert answer["purge"]["task"], answer
+
+    # THEN the old tombstone goes and the young one stays
+    eventually(
+        lambda: sorted(stored_documents(exact_client, index_alias, ids)),
+        lambda left: left == [young["book_id"]],
+        "the scheduled purge to finish",
+    )
