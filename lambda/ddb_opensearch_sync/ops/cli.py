@@ -45,6 +45,7 @@ from ..core.settings import (
     Settings,
 )
 from ..index.client import make_client
+from ..index.lease import release_expired_lease
 from ..index.setup import IndexSetupError, setup_index
 from .reindex import PHASES
 
@@ -313,6 +314,7 @@ def _purge_tombstones(args: argparse.Namespace) -> int:
     client = make_client(
         settings.endpoint, auth=settings.auth, region=settings.region, timeout=args.timeout
     )
+    release_expired_lease(client, settings.alias)
     progress = make_progress(args.progress)
     shown = {"done": 0, "started": False}
 
@@ -360,6 +362,9 @@ class _Context:
             timeout=args.timeout,
             exact_numbers=True,
         )
+        # A reindex killed while writes were paused: once its lease is over, any command lifts
+        # the block (the function does too, `index.lease`).
+        release_expired_lease(self.client, self.settings.alias)
         self.dynamodb = make_dynamodb_client(self.settings.region, args.dynamodb_endpoint)
         self.table = TableInfo.describe(self.dynamodb, table)
         self.progress = make_progress(args.progress)
