@@ -61,6 +61,7 @@ def test_a_healthy_index_has_zero_drift(backfilled, tmp_path):
         "index_documents": ITEMS,
         "candidates": 0,
         "settled": 0,
+        "kept_expired": 0,
         "unindexable": 0,
         "missing": 0,
         "extra": 0,
