@@ -13,6 +13,7 @@ from stackctl.bootstrap import StackError, say, shown
 from stackctl.processes import (
     check_port_free,
     is_ours,
+    kill_leftovers,
     log_tail,
     read_pid_file,
     rss_mib,
@@ -63,6 +64,7 @@ class NativeStack:
                 f"{service.name}: removing stale pid file (process {tracked.pid} is gone or "
                 "not ours)"
             )
+        kill_leftovers(tracked)
         pid_file.unlink(missing_ok=True)
         return None
 

@@ -145,6 +145,35 @@ def threads(pid: int) -> int:
     return int(match.group(1)) if match else 0
 
 
+def group_members(pgid: int) -> list[int]:
+    """The processes in process group ``pgid`` (``/proc/<pid>/stat`` field 5)."""
+    members = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[2]) == pgid:
+            members.append(int(proc.name))
+    return members
+
+
+def kill_leftovers(tracked: Tracked) -> None:
+    """SIGKILL what is left of the process group a dead service of ours led (LocalStack's
+    Lambda runtimes outlive a LocalStack killed with SIGKILL).
+
+    Safe only for a group whose leader we started (a pid file with a start time) and that
+    is dead or a zombie: the kernel gives no new process a pid still used as a group id, so
+    every member is a descendant of our leader.
+    """
+    if tracked.started is None or running(tracked.pid):
+        return
+    if start_time(tracked.pid) not in (None, tracked.started):
+        return  # the pid is someone else's now (a zombie of another parent)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(tracked.pid, signal.SIGKILL)
+
+
 def wait_until_wound_down(pid: int, deadline_s: float = STOP_DEADLINE_S) -> bool:
     """Wait until a killed process has let go of everything: only a zombie (or nothing) left.
 

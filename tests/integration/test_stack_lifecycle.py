@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from stackctl.native import NativeStack
-from stackctl.processes import port_owner, read_pid, running
+from stackctl.processes import group_members, port_owner, read_pid, running
 from stackctl.services import LOCALSTACK, OPENSEARCH
 from stackctl.settings import Paths, load_settings
 from tests.support.polling import eventually
@@ -167,6 +167,7 @@ def test_repeated_kill_9_and_up_ends_with_a_healthy_tracked_stack(second_stack_e
             again = stackctl(env, "up")
             assert again.returncode == 0, again.stdout + again.stderr
             assert f"{victim}: started" in again.stdout
+            assert group_members(pids[victim]) == [], "nothing of the killed service is left"
             status = stackctl(env, "status")
             assert status.returncode == 0, status.stdout + status.stderr
         seen.update(_tracked_and_listening(state, env).values())
