@@ -269,6 +269,7 @@ class Chaos:
         self.dynamodb.put_item(TableName=self.table_name, Item=item)
         self._track(book_id, live=True)
         self.rejected.add(book_id)
+        self.tally.faults["content-error"] += 1
 
     # --- faults ---------------------------------------------------------------------------
 
