@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from opensearchpy.exceptions import NotFoundError
 
-from .setup import IndexSetupError, current_index
+from .aliases import IndexSetupError, current_index
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.records import SYNC_FIELD
 from ..core.settings import DEFAULT_MARGIN, STREAM_RETENTION
-from .setup import current_index
+from .aliases import current_index
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
