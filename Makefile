@@ -14,7 +14,7 @@ STACKCTL := .venv/tools/bin/stackctl
 PY := .venv/tools/bin/python
 
 .PHONY: help up down status env clean distclean tools deploy destroy demo test lint format bench \
-	backfill reconcile reindex replay
+	backfill reconcile reindex replay purge-tombstones chaos
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,11 +65,19 @@ reindex: tools ## rebuild the index without downtime (ARGS="--delete-old" ...)
 replay: tools ## re-sync the batches the stream mapping gave up on, from the dead-letter queue
 	@$(SYNC_CLI) replay $(ARGS)
 
+purge-tombstones: tools ## delete tombstones older than the stream's 24 h retention
+	@$(SYNC_CLI) purge-tombstones $(ARGS)
+
 demo: up deploy ## bring everything up and run the demo
 	@$(PY) scripts/demo.py
 
 test: ## run every test against a fresh deployment (starts and stops the stack if it was down)
 	@scripts/test.sh
+
+# The chaos suite at full size (`make test` runs a small one): CHAOS_SEED=<n> replays a run.
+chaos: up deploy ## random operations and faults against the deployed stack (CHAOS_OPS=...)
+	@set -a; eval "$$($(STACKCTL) env)"; set +a
+	CHAOS_SIZE=large $(PY) -m pytest tests/chaos -x -q $(PYTEST_ARGS)
 
 bench: up deploy ## run the benchmarks against the deployed stack (BENCH_ARGS=--quick: < 1 min)
 	@set -a; eval "$$($(STACKCTL) env)"; set +a

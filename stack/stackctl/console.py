@@ -47,10 +47,12 @@ class ConsoleProcess:
 
     def pid(self) -> int | None:
         """The pid of our running console; a stale pid file is removed with a note."""
-        pid = processes.read_pid(self.pid_file)
-        if pid is None or processes.process_alive(pid, CONSOLE.marker):
-            return pid
-        say(f"console: removing stale pid file (process {pid} is gone or not ours)")
+        tracked = processes.read_pid_file(self.pid_file)
+        if tracked is None:
+            return None
+        if processes.is_ours(tracked, CONSOLE.marker) and processes.running(tracked.pid):
+            return tracked.pid
+        say(f"console: removing stale pid file (process {tracked.pid} is gone or not ours)")
         self.pid_file.unlink(missing_ok=True)
         return None
 
@@ -85,7 +87,7 @@ class ConsoleProcess:
         argv = [sys.executable, "-m", CONSOLE.marker, "--port", port]
         return processes.start_service(
             CONSOLE.name, argv, env, self.log, self.pid_file, cwd=self.paths.state
-        )
+        ).pid
 
     def down(self) -> None:
         pid = self.pid()

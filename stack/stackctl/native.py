@@ -4,6 +4,7 @@ and Lambda) and OpenSearch as a host JVM process built from Maven Central."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -11,12 +12,15 @@ from stackctl import services
 from stackctl.bootstrap import StackError, say
 from stackctl.processes import (
     check_port_free,
+    is_ours,
+    kill_leftovers,
     log_tail,
-    process_alive,
-    read_pid,
+    read_pid_file,
     rss_mib,
+    running,
     start_service,
     stop_process_group,
+    wait_until_wound_down,
 )
 from stackctl.services import OPENSEARCH, SERVICES, Service
 from stackctl.settings import Paths
@@ -37,14 +41,30 @@ class NativeStack:
     # -- state ------------------------------------------------------------------------------
 
     def pid(self, service: Service) -> int | None:
-        """The pid of a running service of ours; clears a stale pid file."""
+        """The pid of a running service of ours; clears a stale pid file.
+
+        A process of ours that was killed and is still winding down is waited for (it may
+        hold the port and the node's lock files), then counted as gone.
+        """
         pid_file = self.paths.pid_file(service.name)
-        pid = read_pid(pid_file)
-        if pid is None:
+        tracked = read_pid_file(pid_file)
+        if tracked is None:
             return None
-        if process_alive(pid, service.marker):
-            return pid
-        say(f"{service.name}: removing stale pid file (process {pid} is gone or not ours)")
+        if is_ours(tracked, service.marker):
+            if running(tracked.pid):
+                return tracked.pid
+            if not wait_until_wound_down(tracked.pid):
+                raise StackError(
+                    f"{service.name}: process {tracked.pid} was killed but has not exited "
+                    "yet; try again in a moment"
+                )
+            say(f"{service.name}: process {tracked.pid} has exited; removing its pid file")
+        else:
+            say(
+                f"{service.name}: removing stale pid file (process {tracked.pid} is gone or "
+                "not ours)"
+            )
+        kill_leftovers(tracked)
         pid_file.unlink(missing_ok=True)
         return None
 
@@ -59,10 +79,9 @@ class NativeStack:
             check_port_free(service.port(self.settings), service.port_setting)
         if to_start:
             self.prepare()
-        for service in to_start:
-            self.start(service)
+        started = {service: self.start(service) for service in to_start}
         for service in SERVICES:
-            self.wait_healthy(service)
+            self.wait_healthy(service, started.get(service))
 
     def prepare(self) -> None:
         for folder in (self.paths.run, self.paths.logs):
@@ -72,11 +91,11 @@ class NativeStack:
         self.localstack_python = ensure_localstack_venv(self.settings)
         self.runtimes = ensure_lambda_runtimes()
 
-    def start(self, service: Service) -> None:
+    def start(self, service: Service) -> subprocess.Popen[bytes]:
         argv, env = (
             self.opensearch_command() if service is OPENSEARCH else self.localstack_command()
         )
-        start_service(
+        return start_service(
             service.name,
             argv,
             env,
@@ -121,18 +140,34 @@ class NativeStack:
         )
         return [str(self.localstack_python), "-m", "localstack.runtime.main"], env
 
-    def wait_healthy(self, service: Service) -> None:
+    def wait_healthy(self, service: Service, process: subprocess.Popen[bytes] | None) -> None:
+        """Wait until ``service`` answers.
+
+        ``process`` is the one this run started: whether it exited is asked of it (its parent),
+        not guessed from ``/proc``. A service that was running already and went away meanwhile
+        (killed just before `up`) is started once more. A process of ours that does not become
+        healthy in time is stopped, never left running untracked.
+        """
         deadline = time.monotonic() + STARTUP_DEADLINE_S
         while not self.healthy(service):
-            if self.pid(service) is None:
+            if process is not None and process.poll() is not None:
+                self.paths.pid_file(service.name).unlink(missing_ok=True)
                 raise StackError(
-                    f"{service.name} exited during start-up. Last lines of "
-                    f"{self.log(service)}:\n{log_tail(self.log(service))}"
+                    f"{service.name} exited during start-up (exit code {process.returncode}). "
+                    f"Last lines of {self.log(service)}:\n{log_tail(self.log(service))}"
                 )
+            if process is None and self.pid(service) is None:
+                check_port_free(service.port(self.settings), service.port_setting)
+                self.prepare()
+                process = self.start(service)
+                deadline = time.monotonic() + STARTUP_DEADLINE_S
             if time.monotonic() > deadline:
+                if process is not None:
+                    stop_process_group(process.pid, service.name)
+                    self.paths.pid_file(service.name).unlink(missing_ok=True)
                 raise StackError(
-                    f"{service.name} not healthy after {STARTUP_DEADLINE_S:.0f} s; see "
-                    f"{self.log(service)}:\n{log_tail(self.log(service))}"
+                    f"{service.name} not healthy after {STARTUP_DEADLINE_S:.0f} s (stopped); "
+                    f"see {self.log(service)}:\n{log_tail(self.log(service))}"
                 )
             time.sleep(0.5)
 

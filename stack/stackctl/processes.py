@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from stackctl.bootstrap import StackError, say, shown
@@ -58,11 +59,50 @@ def check_port_free(port: int, setting: str) -> None:
             ) from None
 
 
-def read_pid(pid_file: Path) -> int | None:
+@dataclass(frozen=True)
+class Tracked:
+    """What a pid file records: the pid and the process's start time.
+
+    The start time (``/proc/<pid>/stat`` field 22, clock ticks since boot) is fixed when the
+    process is forked and survives ``exec``, so it tells our process from a later one that got
+    the same pid -- from the first moment. A command line cannot: right after ``Popen``
+    returns, the child may still be inside ``execve`` with an empty ``/proc/<pid>/cmdline``
+    (measured: more than half of the launches of a JVM), and a launcher that checked it then
+    took its own starting node for a stranger and dropped its pid file.
+    """
+
+    pid: int
+    started: int | None
+    """``None`` in a pid file written by an older launcher (only the pid)."""
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot, or ``None`` when it is gone."""
     try:
-        return int(pid_file.read_text().strip())
-    except (OSError, ValueError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return None
+    # The command name (field 2) may hold spaces and parentheses: count from the last ")".
+    after_name = stat[stat.rindex(")") + 2 :].split()
+    return int(after_name[19])  # field 22; after_name[0] is field 3
+
+
+def write_pid_file(pid_file: Path, pid: int) -> None:
+    """Record ``pid`` and its start time (call it while the process cannot have been reaped)."""
+    pid_file.write_text(f"{pid} {start_time(pid) or ''}".rstrip() + "\n")
+
+
+def read_pid_file(pid_file: Path) -> Tracked | None:
+    try:
+        fields = pid_file.read_text().split()
+        return Tracked(int(fields[0]), int(fields[1]) if len(fields) > 1 else None)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def read_pid(pid_file: Path) -> int | None:
+    tracked = read_pid_file(pid_file)
+    return tracked.pid if tracked else None
 
 
 def proc_status(pid: int) -> str:
@@ -80,9 +120,10 @@ def running(pid: int) -> bool:
 
 
 def process_alive(pid: int, marker: str) -> bool:
-    """True when ``pid`` runs and is the process we started (its command line has ``marker``).
+    """True when ``pid`` runs and its command line has ``marker``.
 
-    The marker guards against a stale pid file whose number the kernel gave to another process.
+    Only for pid files without a start time (`Tracked`): never call it on a process that may
+    still be inside ``execve``.
     """
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
@@ -93,9 +134,11 @@ def process_alive(pid: int, marker: str) -> bool:
 
 def start_service(
     name: str, argv: list[str], env: dict[str, str], log: Path, pid_file: Path, cwd: Path
-) -> int:
+) -> subprocess.Popen[bytes]:
     """Start a service's process in a session of its own (``down`` signals the whole process
-    group, children included), its output appended to ``log``; record its pid."""
+    group, children included), its output appended to ``log``; record its pid and start time.
+    The caller keeps the `Popen`: asking it whether the child exited is exact, where ``/proc``
+    may still show the launcher's command line before the child has exec'd."""
     with log.open("ab") as out:
         out.write(f"\n=== started {time.strftime('%Y-%m-%d %H:%M:%S')} ===\n".encode())
         out.flush()
@@ -108,9 +151,69 @@ def start_service(
             cwd=cwd,
             start_new_session=True,
         )
-    pid_file.write_text(f"{process.pid}\n")
+    # The child cannot have been reaped yet (we have not waited): its start time is its.
+    write_pid_file(pid_file, process.pid)
     say(f"{name}: started (pid {process.pid}, log {shown(log)})")
-    return process.pid
+    return process
+
+
+def is_ours(tracked: Tracked, marker: str) -> bool:
+    """Whether the process a pid file names still exists (zombies included): the same pid
+    *and* start time, or, for an old pid file, the marker in its command line."""
+    if tracked.started is None:
+        return process_alive(tracked.pid, marker)
+    return start_time(tracked.pid) == tracked.started
+
+
+def threads(pid: int) -> int:
+    """Threads of a process still alive (a zombie leader counts as one); 0 when it is gone."""
+    match = re.search(r"Threads:\s+(\d+)", proc_status(pid))
+    return int(match.group(1)) if match else 0
+
+
+def group_members(pgid: int) -> list[int]:
+    """The processes in process group ``pgid`` (``/proc/<pid>/stat`` field 5)."""
+    members = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[2]) == pgid:
+            members.append(int(proc.name))
+    return members
+
+
+def kill_leftovers(tracked: Tracked) -> None:
+    """SIGKILL what is left of the process group a dead service of ours led (LocalStack's
+    Lambda runtimes outlive a LocalStack killed with SIGKILL).
+
+    Safe only for a group whose leader we started (a pid file with a start time) and that
+    is dead or a zombie: the kernel gives no new process a pid still used as a group id, so
+    every member is a descendant of our leader.
+    """
+    if tracked.started is None or running(tracked.pid):
+        return
+    if start_time(tracked.pid) not in (None, tracked.started):
+        return  # the pid is someone else's now (a zombie of another parent)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(tracked.pid, signal.SIGKILL)
+
+
+def wait_until_wound_down(pid: int, deadline_s: float = STOP_DEADLINE_S) -> bool:
+    """Wait until a killed process has let go of everything: only a zombie (or nothing) left.
+
+    A JVM killed with SIGKILL turns into a zombie leader while its other threads are still
+    exiting, holding the port and the node's lock files until the last one is gone; a new
+    node started in that moment fails. True when it wound down within the deadline.
+    """
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if running(pid) or threads(pid) > 1:
+            time.sleep(0.1)
+            continue
+        return True
+    return False
 
 
 def log_tail(path: Path, lines: int = 15) -> str:

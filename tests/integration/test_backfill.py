@@ -29,7 +29,11 @@ def backfill_args(settings: Settings, table: Table, alias: str) -> list[str]:
 def all_documents(
     exact_client: OpenSearch, alias: str, ids: list[str]
 ) -> dict[str, dict[str, Any]]:
-    return stored_documents(exact_client, alias, ids)
+    """The stored documents, ``_sync.ts`` (when the page was read) aside."""
+    stored = stored_documents(exact_client, alias, ids)
+    for document in stored.values():
+        document[SYNC_FIELD].pop("ts", None)
+    return stored
 
 
 def test_backfill_of_a_table_filled_before_the_stream(

@@ -10,9 +10,9 @@ import pytest
 from opensearchpy import OpenSearch
 
 from ddb_opensearch_sync.core.records import SYNC_FIELD, dumps
-from tests.support.aws import book, new_table
+from tests.support.aws import book
 from tests.support.opensearch import scratch_alias, stored_documents, without_sync
-from tests.support.pipeline import check, new_pipeline, run_cli, target_options
+from tests.support.pipeline import check, run_cli, synced_pipeline, target_options
 from tests.support.polling import eventually
 from tests.support.streams import as_indexed
 
@@ -61,6 +61,7 @@ def test_a_healthy_index_has_zero_drift(backfilled, tmp_path):
         "index_documents": ITEMS,
         "candidates": 0,
         "settled": 0,
+        "kept_expired": 0,
         "unindexable": 0,
         "missing": 0,
         "extra": 0,
@@ -107,14 +108,9 @@ def test_injected_drift_is_reported_and_repaired(exact_client, backfilled, tmp_p
 
 @pytest.mark.deployed
 def test_repairs_lose_to_later_stream_changes(exact_client, settings):
-    with (
-        new_table(settings, stream=True) as table,
-        scratch_alias(exact_client, "reconcile") as alias,
-        new_pipeline(settings, table, alias, exact_client),
-    ):
-        # GIVEN items synced by the stream, then damaged in the index
-        table.put_all([book(n) for n in range(10)])
-        eventually(check(exact_client, table, alias), lambda r: r.in_sync, "the stream to sync")
+    # GIVEN items synced by the stream, then damaged in the index
+    items = [book(n) for n in range(10)]
+    with synced_pipeline(settings, exact_client, "reconcile", items) as (table, alias):
         inject_drift(exact_client, alias)
 
         # WHEN reconcile repairs while the stream is live

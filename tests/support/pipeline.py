@@ -12,7 +12,7 @@ import contextlib
 import io
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,7 @@ from ddb_opensearch_sync.sync.batch import BatchSyncer
 from ddb_opensearch_sync.sync.deadletter import SqsDeadLetters
 from tests.support import aws
 from tests.support.names import unique
+from tests.support.opensearch import scratch_alias
 from tests.support.polling import eventually
 from tests.support.settings import SYNC_FUNCTION_NAME, Settings
 
@@ -129,6 +130,22 @@ def new_pipeline(
         cleanup.callback(lambda_client.delete_event_source_mapping, UUID=mapping["UUID"])
         _wait_until_delivering(table, alias, client)
         yield Pipeline(table, alias, name)
+
+
+@contextmanager
+def synced_pipeline(
+    settings: Settings, client: OpenSearch, prefix: str, items: Iterable[Mapping[str, Any]]
+) -> Iterator[tuple[aws.Table, str]]:
+    """A throwaway table with a live pipeline into a scratch alias, holding ``items`` and
+    synced (``client`` reads exact numbers); yields the table and the alias."""
+    with (
+        aws.new_table(settings, stream=True) as table,
+        scratch_alias(client, prefix) as alias,
+        new_pipeline(settings, table, alias, client),
+    ):
+        table.put_all(items)
+        eventually(check(client, table, alias), lambda r: r.in_sync, "the stream to sync")
+        yield table, alias
 
 
 def _wait_until_delivering(table: aws.Table, alias: str, client: OpenSearch) -> None:

@@ -207,3 +207,39 @@ resource "aws_lambda_event_source_mapping" "this" {
   # AWS checks at creation that the role can read the stream and send to the queue.
   depends_on = [module.function]
 }
+
+################################################################################
+# Maintenance schedule: the function purges tombstones older than the stream's
+# retention (and lifts a write block whose reindex lease ran out)
+################################################################################
+
+locals {
+  purge_scheduled = var.create && var.purge_schedule_expression != null
+}
+
+resource "aws_cloudwatch_event_rule" "purge" {
+  count = local.purge_scheduled ? 1 : 0
+
+  name                = "${local.function_name}-purge-tombstones"
+  description         = "Purges tombstones older than the stream's 24 h retention from the index"
+  schedule_expression = var.purge_schedule_expression
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "purge" {
+  count = local.purge_scheduled ? 1 : 0
+
+  rule  = aws_cloudwatch_event_rule.purge[0].name
+  arn   = module.function.function_arn
+  input = jsonencode({ action = "purge-tombstones" })
+}
+
+resource "aws_lambda_permission" "purge" {
+  count = local.purge_scheduled ? 1 : 0
+
+  statement_id  = "PurgeTombstonesSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.purge[0].arn
+}

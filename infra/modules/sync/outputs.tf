@@ -45,3 +45,12 @@ output "dead_letter_bucket" {
   description = "Name of the S3 bucket keeping dead letters too large for one SQS message"
   value       = try(aws_s3_bucket.dead_letters[0].id, null)
 }
+
+################################################################################
+# Maintenance schedule
+################################################################################
+
+output "purge_rule_name" {
+  description = "Name of the EventBridge rule that purges old tombstones (null when not scheduled)"
+  value       = try(aws_cloudwatch_event_rule.purge[0].name, null)
+}

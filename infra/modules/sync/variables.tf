@@ -246,3 +246,13 @@ variable "dlq_kms_key_id" {
   type        = string
   default     = null
 }
+
+################################################################################
+# Maintenance schedule
+################################################################################
+
+variable "purge_schedule_expression" {
+  description = "EventBridge schedule on which the function purges tombstones older than the stream's 24 h retention (null: no schedule; run `ddb-opensearch-sync purge-tombstones` instead)"
+  type        = string
+  default     = "rate(1 day)"
+}

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_ALIAS",
     "DEFAULT_BULK_MAX_ACTIONS",
     "DEFAULT_BULK_MAX_BYTES",
+    "DEFAULT_LEASE",
     "DEFAULT_MARGIN",
     "DEFAULT_REQUEST_TIMEOUT",
     "DEFAULT_SEGMENTS",
@@ -35,6 +36,7 @@ __all__ = [
     "ENV_OPENSEARCH_ENDPOINT",
     "ENV_TABLE_NAME",
     "ENV_TTL_EXPIRY_POLICY",
+    "STREAM_RETENTION",
     "Auth",
     "ConfigurationError",
     "Settings",
@@ -76,6 +78,11 @@ DEFAULT_SETTLE = 5.0
 """Seconds a difference may take to resolve itself before reconcile calls it drift."""
 DEFAULT_MARGIN = 300.0
 """Seconds of clock difference a reindex allows between this host and DynamoDB."""
+DEFAULT_LEASE = 60.0
+"""Seconds a reindex may keep the old index write-blocked if it dies (`index.lease`)."""
+STREAM_RETENTION = 24 * 3600
+"""How long a DynamoDB stream keeps a record (AWS: 24 hours): how far back a replay of an old
+change can reach, so how long a tombstone must stay and a reindex must carry it."""
 DEFAULT_STATE_DIR = ".ddb-opensearch-sync"
 """Where the commands keep checkpoints and state, relative to the working directory."""
 

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from opensearchpy.exceptions import NotFoundError, RequestError
+from opensearchpy.exceptions import RequestError
 
 from ..core.mapping import (
     INDEX_GENERATION,
@@ -22,6 +22,7 @@ from ..core.mapping import (
     mapping_digest,
     template_name,
 )
+from .aliases import IndexSetupError, alias_targets, current_index, write_index
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -29,10 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["IndexSetupError", "SetupResult", "current_index", "setup_index"]
 
 logger = logging.getLogger(__name__)
-
-
-class IndexSetupError(RuntimeError):
-    """The cluster holds something in the way of the alias."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,36 +85,6 @@ def _generation_of(meta: dict[str, Any]) -> int | None:
     return generation if isinstance(generation, int) else None
 
 
-def _alias_targets(client: OpenSearch, alias: str) -> dict[str, Any]:
-    if not client.indices.exists_alias(name=alias):
-        return {}
-    try:
-        return dict(client.indices.get_alias(name=alias))
-    except NotFoundError:  # removed in between
-        return {}
-
-
-def _write_index(alias: str, targets: dict[str, Any]) -> str:
-    if len(targets) == 1:
-        return next(iter(targets))
-    writers = [
-        name
-        for name, info in targets.items()
-        if info.get("aliases", {}).get(alias, {}).get("is_write_index")
-    ]
-    if len(writers) != 1:
-        raise IndexSetupError(f"alias {alias!r} points to {sorted(targets)} and no write index")
-    return writers[0]
-
-
-def current_index(client: OpenSearch, alias: str) -> str:
-    """The concrete index the alias writes to (and reads from, outside a reindex)."""
-    targets = _alias_targets(client, alias)
-    if not targets:
-        raise IndexSetupError(f"alias {alias!r} does not exist: run setup-index first")
-    return _write_index(alias, targets)
-
-
 def setup_index(
     client: OpenSearch, alias: str, *, generation: int = INDEX_GENERATION
 ) -> SetupResult:
@@ -132,9 +99,9 @@ def setup_index(
     template = template_name(alias)
     client.indices.put_index_template(name=template, body=index_template(alias, generation))
 
-    targets = _alias_targets(client, alias)
+    targets = alias_targets(client, alias)
     if targets:
-        return _confirm_alias(client, alias, template, _write_index(alias, targets))
+        return _confirm_alias(client, alias, template, write_index(alias, targets))
 
     if client.indices.exists(index=alias):
         raise IndexSetupError(

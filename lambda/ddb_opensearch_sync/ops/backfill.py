@@ -15,7 +15,10 @@ A scanned item is an *unordered* snapshot: the scan cannot tell how it relates t
 changes around it. So it gets the lowest place in the function's order:
 
 * external version 0 (a change without ``ApproximateCreationDateTime``), and
-* sequence number ``"0"`` in ``_sync.seq`` (real ones have 21 to 40 digits).
+* sequence number ``"0"`` in ``_sync.seq`` (real ones have 21 to 40 digits),
+
+and otherwise the bookkeeping of a stream write (``_sync.event``, ``deleted``, and ``ts``: the
+time the page was read).
 
 Consequences, with the writer unchanged:
 
@@ -264,9 +267,10 @@ def page_changes(
     either (reported, as the function dead-letters them)."""
     changes: list[Change] = []
     rejected: list[dict[str, Any]] = []
+    read_at = time.time()  # `_sync.ts`, as a stream write has: what reindex and purge go by
     for item in items:
         try:
-            changes.append(item_change(item, table))
+            changes.append(item_change(item, table, written_at=read_at))
         except MalformedRecordError as error:
             error_info = {"type": "malformed_item", "reason": str(error)}
             rejected.append({"keys": item_keys(item, table), "error": error_info})

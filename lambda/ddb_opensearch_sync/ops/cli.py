@@ -3,8 +3,9 @@
 ``setup-index`` creates the index template, the concrete index and the alias (idempotent; run
 at every deploy). ``backfill`` loads the table into the index, ``reconcile`` compares (and
 repairs) them, ``reindex`` rebuilds the index under the alias without downtime, ``replay``
-re-syncs the batches the stream mapping gave up on; each is safe while the stream keeps
-writing. Connection options default to the function's environment
+re-syncs the batches the stream mapping gave up on, ``purge-tombstones`` deletes tombstones
+older than the stream's retention; each is safe while the stream keeps writing. Connection
+options default to the function's environment
 variables, so the same names work in a shell, CI and the Lambda environment; explicit options
 win. Every command prints one JSON line on stdout; progress and summaries go to stderr.
 Exit codes: see `EXIT_CODES`.
@@ -30,6 +31,7 @@ from opensearchpy.exceptions import OpenSearchException
 from ..core.mapping import INDEX_GENERATION
 from ..core.settings import (
     DEFAULT_ALIAS,
+    DEFAULT_LEASE,
     DEFAULT_MARGIN,
     DEFAULT_REQUEST_TIMEOUT,
     DEFAULT_SEGMENTS,
@@ -45,7 +47,9 @@ from ..core.settings import (
     Settings,
 )
 from ..index.client import make_client
+from ..index.lease import release_expired_lease
 from ..index.setup import IndexSetupError, setup_index
+from .reindex import PHASES
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
@@ -238,6 +242,15 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.add_argument(
         "--max-pages", type=_positive, help="stop the backfill after this many pages (exit 5)"
     )
+    reindex.add_argument(
+        "--lease",
+        type=float,
+        default=DEFAULT_LEASE,
+        help="seconds the old index may stay write-blocked if this run dies; the sync lifts an "
+        f"expired block itself (default: {DEFAULT_LEASE:g})",
+    )
+    # Test hook (not in --help): wait on entering a phase, so a test can kill the run there.
+    reindex.add_argument("--hold-at", choices=PHASES, help=argparse.SUPPRESS)
     reindex.set_defaults(run=_reindex)
 
     replay = commands.add_parser(
@@ -262,6 +275,35 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-messages", type=_positive, help="stop after this many on-failure records"
     )
     replay.set_defaults(run=_replay)
+
+    purge = commands.add_parser(
+        "purge-tombstones",
+        help="delete tombstones older than the stream's 24 h retention",
+        description=textwrap.fill(
+            "Delete the tombstones (documents of deleted items) whose _sync.ts is older than "
+            "the stream's 24-hour retention plus --margin: no replay can reach back that far. "
+            "Younger tombstones, and tombstones without a time, stay. Runs as an OpenSearch "
+            "task and shows its progress; on AWS a schedule runs it daily.",
+            88,
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_connection_options(purge)
+    purge.add_argument(
+        "--margin",
+        type=float,
+        default=DEFAULT_MARGIN,
+        help="extra seconds kept beyond the retention, for clock differences "
+        f"(default: {DEFAULT_MARGIN:g})",
+    )
+    purge.add_argument(
+        "--progress",
+        choices=["auto", "bar", "plain", "none"],
+        default="auto",
+        help="a progress bar on a terminal, plain lines otherwise (default: auto)",
+    )
+    purge.set_defaults(run=_purge_tombstones)
     return parser
 
 
@@ -287,6 +329,42 @@ def _setup_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _purge_tombstones(args: argparse.Namespace) -> int:
+    from ..index.purge import start_purge, wait_for_purge
+    from .progress import make_progress
+
+    if args.margin < 0:
+        raise ConfigurationError("--margin must not be negative")
+    settings = _settings(args)
+    client = make_client(
+        settings.endpoint, auth=settings.auth, region=settings.region, timeout=args.timeout
+    )
+    release_expired_lease(client, settings.alias)
+    progress = make_progress(args.progress)
+    shown = {"done": 0, "started": False}
+
+    def on_status(done: int, total: int) -> None:
+        if not shown["started"]:
+            progress.start("purge-tombstones", total or None)
+            shown["started"] = True
+        progress.advance(done - shown["done"])
+        shown["done"] = done
+
+    try:
+        report = start_purge(client, settings.alias, margin=args.margin)
+        wait_for_purge(client, report, on_status)
+    finally:
+        if shown["started"]:
+            progress.finish()
+    _print_result(report.as_dict())
+    print(
+        f"purge-tombstones {report.alias} ({report.index}): {report.deleted} tombstones older "
+        f"than {report.cutoff} deleted, {report.conflicts} changed meanwhile and kept",
+        file=sys.stderr,
+    )
+    return ExitCode.OK if report.completed else ExitCode.ERROR
+
+
 # --- data commands ----------------------------------------------------------------------
 
 
@@ -309,6 +387,9 @@ class _Context:
             timeout=args.timeout,
             exact_numbers=True,
         )
+        # A reindex killed while writes were paused: once its lease is over, any command lifts
+        # the block (the function does too, `index.lease`).
+        release_expired_lease(self.client, self.settings.alias)
         self.dynamodb = make_dynamodb_client(self.settings.region, args.dynamodb_endpoint)
         self.table = TableInfo.describe(self.dynamodb, table)
         self.progress = make_progress(args.progress)
@@ -365,7 +446,11 @@ def _reconcile(args: argparse.Namespace) -> int:
 
     context = _Context(args)
     options = ReconcileOptions(
-        segments=args.segments, page_size=args.page_size, settle=args.settle, repair=args.repair
+        segments=args.segments,
+        page_size=args.page_size,
+        settle=args.settle,
+        repair=args.repair,
+        ttl_policy=context.settings.ttl_policy,
     )
     report = reconcile(
         context.dynamodb,
@@ -404,6 +489,9 @@ def _reindex(args: argparse.Namespace) -> int:
         margin=args.margin,
         delete_old=args.delete_old,
         resume=args.resume,
+        lease=args.lease,
+        ttl_policy=context.settings.ttl_policy,
+        hold_at=args.hold_at,
     )
     if args.abort:
         _print_result(abort_reindex(context.client, alias, options))
@@ -422,9 +510,10 @@ def _reindex(args: argparse.Namespace) -> int:
     if not report.switched:
         print(f"reindex stopped ({report.stopped}); continue with --resume", file=sys.stderr)
         return _stopped_code(report.stopped)
+    paused = "an earlier run" if report.frozen_seconds is None else f"{report.frozen_seconds} s"
     print(
         f"reindex {report.alias}: {report.old_index} -> {report.new_index} "
-        f"(writes paused {report.frozen_seconds} s)"
+        f"(writes paused: {paused})"
         + ("; old index deleted" if report.deleted_old else "; old index kept, write-blocked"),
         file=sys.stderr,
     )
@@ -478,9 +567,17 @@ def _replay(args: argparse.Namespace) -> int:
         dynamodb = make_dynamodb_client(settings.region, args.dynamodb_endpoint)
 
         def fallback() -> Any:
-            repair = ReconcileOptions(segments=args.segments, page_size=args.page_size, repair=True)
+            repair = ReconcileOptions(
+                segments=args.segments,
+                page_size=args.page_size,
+                repair=True,
+                ttl_policy=settings.ttl_policy,
+            )
             info = TableInfo.describe(dynamodb, table)
-            return reconcile(dynamodb, client, writer, info, repair)
+            # Reconcile's repairs carry their own versions (conditional on what it observed):
+            # a writer without `check_first`, which would judge them by sequence number.
+            repairs = BulkWriter(client, settings.alias, request_timeout=args.timeout, **options)
+            return reconcile(dynamodb, client, repairs, info, repair)
 
     progress = make_progress(args.progress)
     report = replay(

@@ -28,12 +28,24 @@ with versions chosen so that a stream change landing at the same time still wins
   the stored ``_sync.seq``. The write fails (and is settled as superseded) if the document
   changed since it was read; a later stream change of the same second has a higher sequence
   number and beats it through the writer's exact path.
-* *missing* with no document at all: the item with sequence number ``"0"`` (ranked below every
-  stream change, as in `backfill`) at the natural version of the next second, high enough to
-  pass a version OpenSearch may remember for a document deleted with the delete API.
+* *missing* with no document at all: the item with sequence number ``"0"`` (ranked below
+  every stream change, as in `backfill`) at the natural version of the second its
+  observation began, less `CLOCK_ALLOWANCE`. A stream change made after the item was read
+  -- a delete landing between observation and repair, say -- has a creation time no earlier
+  than that, so an equal or higher version: the repair conflicts and the writer's exact path
+  settles it as superseded; it is never written over the change. The version still passes
+  what OpenSearch may remember of a document deleted with the delete API (an older one).
 * *extra*: a tombstone (the same versions as *stale*), so that a replayed old ``INSERT`` cannot
   bring the document back; a document whose source has no keys of this table (nothing the
   sync wrote) is deleted, conditionally on its ``_seq_no``.
+
+Every repair carries the bookkeeping a stream write does (`records.to_change` makes it):
+``_sync.seq``, ``deleted``, ``event`` and ``ts`` (the time of the repair), so a reindex copies
+it and a purge ages it like any other document.
+
+TTL: with ``TTL_EXPIRY_POLICY=keep`` the function leaves a document in place when its item
+expires. Reconcile does the same: a visible document whose item is gone and whose TTL attribute
+(`table.TableInfo.ttl_attribute`) lies in the past is *kept*, counted apart, not extra.
 
 Every repaired id is then observed again and repaired again if needed (a write can race a
 stream change by milliseconds), up to ``repair_rounds`` times; the report says what is left.
@@ -45,7 +57,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -57,6 +69,7 @@ from ..core.records import (
     SYNC_FIELD,
     Change,
     MalformedRecordError,
+    TtlPolicy,
     dumps,
     external_version,
     loads,
@@ -94,6 +107,8 @@ logger = logging.getLogger(__name__)
 BATCH_GET_LIMIT = 100
 """Keys per ``BatchGetItem`` request (DynamoDB's limit)."""
 MGET_CHUNK = 500
+CLOCK_ALLOWANCE = 5.0
+"""Seconds this host's clock may run ahead of DynamoDB's (stream creation times)."""
 
 
 class DriftKind(StrEnum):
@@ -117,6 +132,8 @@ class ReconcileOptions:
     write_timeout: float = 60.0
     max_listed: int = 1000
     """Drifted documents listed in the report (the counts are always complete)."""
+    ttl_policy: TtlPolicy = TtlPolicy.DELETE
+    """The function's ``TTL_EXPIRY_POLICY``: ``keep`` means expired items keep their document."""
 
 
 def canonical(source: Mapping[str, Any]) -> str:
@@ -160,6 +177,10 @@ class _Observation:
     stored: _Stored | None = None
     expected: str | None = None
     """Canonical text of the item's document."""
+    kept: bool = False
+    """Kept after its item expired (``TTL_EXPIRY_POLICY=keep``)."""
+    observed_at: float = 0.0
+    """When this observation began (before the document and then the item were read)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +212,8 @@ class ReconcileReport:
     """Differences seen in the first comparison."""
     settled: int = 0
     """Candidates that resolved themselves (changes in flight)."""
+    kept_expired: int = 0
+    """Documents kept after their item expired (``TTL_EXPIRY_POLICY=keep``): not drift."""
     drift: list[Drift] = field(default_factory=list)
     unindexable: list[dict[str, Any]] = field(default_factory=list)
     repair: dict[str, Any] | None = None
@@ -219,6 +242,7 @@ class ReconcileReport:
                 "index_documents": self.index_documents,
                 "candidates": self.candidates,
                 "settled": self.settled,
+                "kept_expired": self.kept_expired,
                 "unindexable": len(self.unindexable),
                 **self.counts(self.drift),
             },
@@ -351,13 +375,16 @@ class _Reconciler:
 
     def observe(self, candidates: Mapping[str, dict[str, Any] | None]) -> list[_Observation]:
         """Read each candidate's document, then its item; classify."""
+        observed_at = time.time()
         stored = self._mget(list(candidates))
         observations: list[_Observation] = []
         for doc_id, keys in candidates.items():
             doc = stored.get(doc_id)
             if keys is None and doc is not None:
                 keys = keys_from_document(doc_id, doc.source, self.table)
-            observations.append(_Observation(doc_id, keys, None, stored=doc))
+            observations.append(
+                _Observation(doc_id, keys, None, stored=doc, observed_at=observed_at)
+            )
         items = self._batch_get([o.keys for o in observations if o.keys is not None])
         for observation in observations:
             self._classify(observation, items)
@@ -378,8 +405,14 @@ class _Reconciler:
                 observation.kind = DriftKind.MISSING
             elif canonical(doc.source) != observation.expected:  # type: ignore[union-attr]
                 observation.kind = DriftKind.STALE
+        elif visible and self._kept(doc.source):  # type: ignore[union-attr]
+            observation.kept = True
         elif visible:
             observation.kind = DriftKind.EXTRA
+
+    def _kept(self, source: Mapping[str, Any]) -> bool:
+        """A document the function keeps after its item expired (``TTL_EXPIRY_POLICY=keep``)."""
+        return self.options.ttl_policy is TtlPolicy.KEEP and self.table.expired(source, time.time())
 
     def _mget(self, ids: list[str]) -> dict[str, _Stored]:
         found: dict[str, _Stored] = {}
@@ -425,7 +458,9 @@ class _Reconciler:
         deadline = time.monotonic() + self.options.settle
         pending = dict(candidates)
         while True:
-            drifted = [o for o in self.observe(pending) if o.kind is not None]
+            observed = self.observe(pending)
+            self.report.kept_expired = sum(o.kept for o in observed)
+            drifted = [o for o in observed if o.kind is not None]
             pending = {o.doc_id: o.keys for o in drifted}
             if not drifted or time.monotonic() >= deadline:
                 return drifted
@@ -466,23 +501,27 @@ class _Reconciler:
 
     def _repair_change(self, observation: _Observation) -> Change | None:
         stored = observation.stored
+        now = time.time()
         if observation.kind is DriftKind.EXTRA:
             if observation.keys is None or stored is None:
                 return None
             return tombstone_change(
-                observation.keys, sequence_number=stored.sequence, version=stored.version + 1
+                observation.keys,
+                sequence_number=stored.sequence,
+                version=stored.version + 1,
+                written_at=now,
             )
         assert observation.item is not None
         if stored is None:
-            # Ranked below every stream change by its sequence number; the version only has
-            # to pass what OpenSearch may remember of a deleted document.
-            version = external_version(time.time() + 1)
-            return item_change(observation.item, self.table, version=version)
+            # Below any change made since the observation began (module docstring).
+            version = external_version(observation.observed_at - CLOCK_ALLOWANCE)
+            return item_change(observation.item, self.table, version=version, written_at=now)
         return item_change(
             observation.item,
             self.table,
             sequence_number=stored.sequence,
             version=stored.version + 1,
+            written_at=now,
         )
 
     def _delete_unknown(self, observation: _Observation, errors: list[dict[str, Any]]) -> int:
@@ -530,10 +569,13 @@ def reconcile(
     options: ReconcileOptions,
     *,
     progress: Progress | None = None,
+    before_repair: Callable[[list[Drift]], None] | None = None,
 ) -> ReconcileReport:
     """Compare ``table`` with the index behind ``writer.alias``; repair when asked.
 
     ``client`` must read exact numbers (``make_client(..., exact_numbers=True)``).
+    ``before_repair`` is called with the drift between its last observation and the repair
+    (a test drives the stream there; an operator tool could ask for confirmation).
     """
     started = time.monotonic()
     work = _Reconciler(dynamodb, client, writer, table, options, progress or NullProgress())
@@ -545,6 +587,8 @@ def reconcile(
     report.settled = len(candidates) - len(drifted)
     report.drift = [_as_drift(o) for o in drifted]
     if options.repair:
+        if before_repair is not None:
+            before_repair(report.drift)
         totals, left = work.repair(drifted)
         report.repair = totals
         report.remaining = [_as_drift(o) for o in left]

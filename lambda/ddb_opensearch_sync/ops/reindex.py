@@ -15,23 +15,44 @@ Sequence
 2. Backfill it from the table (`backfill`: version 0, sequence ``"0"``), resumable.
    Meanwhile the function keeps writing to the old index through the alias; readers see the
    old index, complete and current.
-3. Catch up: copy from the old index every document whose change is from T0 - ``margin`` or
-   later (``_sync.ts``) into the new one, with its own external version and sequence number,
-   through the function's writer. Anything older than that the scan saw already (it read
-   every item after T0); anything newer is copied. A copied stream document always beats a
-   backfilled one (its version is > 0); where the new index holds the same document the
-   writer's exact sequence comparison decides. Repeat while passes find new changes, so
-   that the next step is short.
-4. Freeze the old index (``index.blocks.write``). The function's writes now fail with a
+3. Catch up: copy from the old index, into the new one, with its own external version and
+   sequence number, through the function's writer:
+
+   * the first pass: every document the stream may still argue with -- everything whose
+     change is younger than the stream's retention (24 h, `settings.STREAM_RETENTION`) plus
+     ``margin``, every document with a real sequence number but no ``_sync.ts``, and, with
+     ``TTL_EXPIRY_POLICY=keep``, every document carrying the table's TTL attribute (an
+     expired item's kept document is in no table scan). Above all the tombstones: a
+     backfill knows nothing of deleted items, and without its tombstone a replayed older
+     ``INSERT`` (stream replays reach back 24 h) would bring a deleted book back. Equally a
+     live document keeps its real sequence number, so a replayed older change stays stale
+     instead of beating the backfill's ``"0"``;
+   * later passes: what changed from T0 - ``margin`` on (``_sync.ts``); anything older was
+     copied by the first pass or read by the scan.
+
+   A copied stream document always beats a backfilled one (its version is > 0); where the
+   new index holds the same document the writer's exact sequence comparison decides. Repeat
+   while passes find new changes, so that the next step is short.
+4. Freeze the old index (``index.blocks.write``) under a lease (`index.lease`): the lease's
+   end is recorded in the old index's ``_meta`` first. The function's writes now fail with a
    retryable block error; its writer backs off and retries (Lambda retries the batch if its
    deadline comes first), so no change is lost -- it waits. Copy once more, until the old
    index's ``max_seq_no`` stays put (nothing can land any more).
-5. Refresh the new index (so searches see all of it at once), then switch atomically in one
-   ``_aliases`` request: the alias (with its tombstone filter) moves to the new index as
-   write index, the private alias goes. The function's retries land in the new index.
-   Readers went from one complete index to the other.
+5. Refresh the new index (so searches see all of it at once), then -- only if at least a
+   third of the lease is left -- switch atomically in one ``_aliases`` request: the alias
+   (with its tombstone filter) moves to the new index as write index, the private alias
+   goes. The function's retries land in the new index. Readers went from one complete index
+   to the other.
 6. The old index stays, write-blocked, until ``--delete-old``. If anything fails between 4
    and 5 the old index is unfrozen and the alias never moved.
+
+Killed at any moment
+--------------------
+Every phase is recorded in the state file before it starts. Killed (even with kill -9) while
+the old index is write-blocked, the block outlives the process only until its lease ends
+(``--lease``, default 60 s): the sync function lifts an expired block the next time a batch
+fails, and so do ``--resume`` and ``--abort``. ``--resume`` lifts any block first, catches up
+again and freezes anew, so it finishes whatever the moment of the kill.
 
 The margin (default 300 s) covers the difference between this host's clock and DynamoDB's
 ``ApproximateCreationDateTime``; a larger one only copies more documents.
@@ -62,8 +83,14 @@ from ..core.mapping import (
     index_template,
     template_name,
 )
-from ..core.records import SYNC_FIELD, Action, Change, EventName, dumps, stored_sequence
-from ..core.settings import DEFAULT_BULK_MAX_ACTIONS, DEFAULT_MARGIN
+from ..core.records import SYNC_FIELD, Action, Change, EventName, TtlPolicy, dumps, stored_sequence
+from ..core.settings import (
+    DEFAULT_BULK_MAX_ACTIONS,
+    DEFAULT_LEASE,
+    DEFAULT_MARGIN,
+    STREAM_RETENTION,
+)
+from ..index.lease import clear_lease, set_write_block, take_lease
 from ..index.setup import current_index
 from ..index.writer import BulkWriter, Outcome, write_page
 from .backfill import BackfillOptions, run_backfill
@@ -88,6 +115,7 @@ logger = logging.getLogger(__name__)
 COPY_CHUNK = DEFAULT_BULK_MAX_ACTIONS
 """Documents read per scroll page and written per page: one ``_bulk`` request's worth."""
 MAX_FROZEN_PASSES = 10
+HOLD_SECONDS = 600.0
 
 
 class ReindexError(RuntimeError):
@@ -106,6 +134,12 @@ class ReindexOptions:
     write_timeout: float = 120.0
     delete_old: bool = False
     resume: bool = False
+    lease: float = DEFAULT_LEASE
+    """Seconds the old index may stay write-blocked if this run dies (module docstring)."""
+    ttl_policy: TtlPolicy = TtlPolicy.DELETE
+    """The function's ``TTL_EXPIRY_POLICY``: ``keep`` copies documents of expired items too."""
+    hold_at: str | None = None
+    """Test hook: wait `HOLD_SECONDS` on entering this phase (to kill the run there)."""
 
 
 @dataclass(slots=True)
@@ -151,6 +185,20 @@ def _clear_state(options: ReindexOptions) -> None:
     _state_file(options).unlink(missing_ok=True)
 
 
+PHASES = ("backfill", "catch-up", "frozen", "switched")
+"""What a run records in its state file as it goes (``phase``)."""
+
+
+def _enter(options: ReindexOptions, state: dict[str, Any], phase: str) -> dict[str, Any]:
+    """Record ``phase`` before doing it, so that a run killed there is known to be there."""
+    state = {**state, "phase": phase}
+    _save_state(options, state)
+    if options.hold_at == phase:
+        logger.warning("holding at phase %s for %.0f s (--hold-at)", phase, HOLD_SECONDS)
+        time.sleep(HOLD_SECONDS)
+    return state
+
+
 # --- steps -------------------------------------------------------------------------------------
 
 
@@ -159,9 +207,11 @@ def _begin(client: OpenSearch, alias: str, options: ReindexOptions) -> dict[str,
     state = _load_state(options, alias)
     if options.resume and state and client.indices.exists(index=state["new"]):
         if current_index(client, alias) == state["new"]:
-            _clear_state(options)
-            raise ReindexError(f"the reindex to {state['new']!r} finished already")
+            # Killed between the switch and its last note: done, nothing left but the note.
+            logger.info("the reindex to %s switched already", state["new"])
+            return {**state, "phase": "switched"}
         logger.info("resuming the reindex %s -> %s", state["old"], state["new"])
+        _unfreeze(client, state["old"])  # the sync writes while this run catches up again
         return state
     if client.indices.exists_alias(name=work_alias(alias)):
         raise ReindexError(
@@ -212,16 +262,48 @@ def _stored_change(hit: Mapping[str, Any]) -> Change:
     )
 
 
+def changed_since(since: float) -> dict[str, Any]:
+    """Documents whose change is from ``since`` (epoch seconds) on, tombstones included."""
+    return {"range": {f"{SYNC_FIELD}.ts": {"gte": int(since)}}}
+
+
+def still_disputable(now: float, margin: float, ttl_attribute: str | None = None) -> dict[str, Any]:
+    """Documents a stream change may still argue with (the first catch-up pass, module
+    docstring): younger than the stream's retention plus ``margin``, stream-written without a
+    time, and (``ttl_attribute``, under the keep policy) documents that can outlive their item.
+    """
+    undated_stream_write = {
+        "bool": {
+            "must_not": [
+                {"exists": {"field": f"{SYNC_FIELD}.ts"}},
+                {"term": {f"{SYNC_FIELD}.seq": BACKFILL_SEQUENCE}},
+            ]
+        }
+    }
+    should: list[dict[str, Any]] = [
+        changed_since(now - STREAM_RETENTION - margin),
+        undated_stream_write,
+    ]
+    if ttl_attribute:
+        should.append({"exists": {"field": ttl_attribute}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
 def copy_changed(
-    client: OpenSearch, source_index: str, writer: BulkWriter, since: float, timeout: float
+    client: OpenSearch,
+    source_index: str,
+    writer: BulkWriter,
+    since: float | dict[str, Any],
+    timeout: float,
 ) -> dict[str, int]:
-    """Copy documents of ``source_index`` whose change is from ``since`` on (tombstones too)
+    """Copy the documents of ``source_index`` that a query selects (a float: `changed_since`)
     through ``writer``, keeping versions and sequence numbers. Counts by outcome."""
+    query = changed_since(since) if isinstance(since, int | float) else since
     client.indices.refresh(index=source_index)
     hits = helpers.scan(
         client,
         index=source_index,
-        query={"query": {"range": {f"{SYNC_FIELD}.ts": {"gte": int(since)}}}},
+        query={"query": query},
         size=COPY_CHUNK,
         version=True,
     )
@@ -260,8 +342,9 @@ def _max_seq_nos(client: OpenSearch, index: str) -> dict[str, int]:
     }
 
 
-def _set_write_block(client: OpenSearch, index: str, blocked: bool) -> None:
-    client.indices.put_settings(index=index, body={"index": {"blocks": {"write": blocked}}})
+def _unfreeze(client: OpenSearch, index: str) -> None:
+    set_write_block(client, index, False)
+    clear_lease(client, index)
 
 
 def _switch(client: OpenSearch, alias: str, old: str, new: str) -> None:
@@ -284,8 +367,10 @@ def _frozen_catch_up(
     old, new, alias = state["old"], state["new"], state["alias"]
     since = state["started_at"] - options.margin
     frozen_at = time.monotonic()
-    _set_write_block(client, old, True)
+    lease_until = take_lease(client, old, new, options.lease)
+    set_write_block(client, old, True)
     try:
+        _enter(options, state, "frozen")
         for _ in range(MAX_FROZEN_PASSES):
             # A write admitted just before the block may still be landing: copy until the
             # old index's sequence numbers stand still across a whole pass.
@@ -297,11 +382,18 @@ def _frozen_catch_up(
             raise ReindexError(f"{old} kept changing while write-blocked")
         # Readers must find every copied document searchable from the first moment.
         client.indices.refresh(index=new)
+        if lease_until - time.time() < options.lease / 3:
+            # Whoever finds the lease expired lifts the block; a write landing in the old
+            # index after that would be missing from the new one. Not worth the risk.
+            raise ReindexError(
+                f"the final copy took most of the {options.lease:g} s lease; "
+                "run --resume (or give a longer --lease)"
+            )
         _switch(client, alias, old, new)
         report.switched = True
     finally:
         if not report.switched:
-            _set_write_block(client, old, False)
+            _unfreeze(client, old)
         report.frozen_seconds = round(time.monotonic() - frozen_at, 3)
     logger.info("alias %s now on %s; %s is write-blocked", alias, new, old)
 
@@ -324,9 +416,14 @@ def reindex(
     started = time.monotonic()
     state = _begin(client, alias, options)
     report = ReindexReport(alias, state["old"], state["new"], state["started_at"])
+    if state.get("phase") == "switched":
+        _clear_state(options)
+        report.switched = True
+        return report
     writer = BulkWriter(client, work_alias(alias), **(writer_options or {}))
 
     if not state.get("backfilled"):
+        state = _enter(options, state, "backfill")
         backfill_options = replace(
             options.backfill, checkpoint_dir=options.state_dir / "backfill", resume=options.resume
         )
@@ -347,6 +444,10 @@ def reindex(
         state = {**state, "backfilled": True}
         _save_state(options, state)
 
+    state = _enter(options, state, "catch-up")
+    ttl_attribute = table.ttl_attribute if options.ttl_policy is TtlPolicy.KEEP else None
+    first = still_disputable(time.time(), options.margin, ttl_attribute)
+    report.catch_up.append(copy_changed(client, state["old"], writer, first, options.write_timeout))
     since = state["started_at"] - options.margin
     for _ in range(options.catch_up_passes):
         counts = copy_changed(client, state["old"], writer, since, options.write_timeout)
@@ -354,6 +455,7 @@ def reindex(
         if counts["written"] == 0:
             break  # nothing new since the last pass: the frozen pass will be short
     _frozen_catch_up(client, state, writer, options, report)
+    _enter(options, state, "switched")
     _clear_state(options)
     if options.delete_old:
         client.indices.delete(index=state["old"])
@@ -375,6 +477,6 @@ def abort_reindex(client: OpenSearch, alias: str, options: ReindexOptions) -> di
         raise ReindexError(f"{current} is behind {alias!r} already: the reindex finished")
     for name in sorted(unfinished):
         client.indices.delete(index=name, ignore_unavailable=True)
-    _set_write_block(client, current, False)
+    _unfreeze(client, current)
     _clear_state(options)
     return {"alias": alias, "deleted": sorted(unfinished), "unfrozen": current}

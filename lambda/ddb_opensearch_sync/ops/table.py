@@ -15,6 +15,7 @@ import base64
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from ..core.records import Change, EventName, document_id, to_change
@@ -36,6 +37,8 @@ __all__ = [
     "tombstone_change",
 ]
 
+_TTL_ON = ("ENABLED", "ENABLING")
+
 BACKFILL_SEQUENCE = "0"
 """The sequence number of a change read from the table rather than the stream: lower than
 every real one (they are 21 to 40 digits), so `records.is_newer` ranks it oldest."""
@@ -43,13 +46,15 @@ every real one (they are 21 to 40 digits), so `records.is_newer` ranks it oldest
 
 @dataclass(frozen=True, slots=True)
 class TableInfo:
-    """What the commands need to know about a table: its name and key schema."""
+    """What the commands need to know about a table: its name, key schema and TTL attribute
+    (``ttl_attribute``: the attribute holding an item's expiry time, when TTL is enabled)."""
 
     name: str
     key_types: Mapping[str, str]
     """Key attribute name -> ``S``, ``N`` or ``B``."""
     item_count: int
     """DynamoDB's approximate count (refreshed about every six hours on AWS); for ETAs only."""
+    ttl_attribute: str | None = None
 
     @property
     def key_names(self) -> tuple[str, ...]:
@@ -60,7 +65,23 @@ class TableInfo:
         table = dynamodb.describe_table(TableName=name)["Table"]
         types = {a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]}
         keys = {k["AttributeName"]: types[k["AttributeName"]] for k in table["KeySchema"]}
-        return cls(name=name, key_types=keys, item_count=int(table.get("ItemCount", 0)))
+        ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        return cls(
+            name=name,
+            key_types=keys,
+            item_count=int(table.get("ItemCount", 0)),
+            ttl_attribute=ttl.get("AttributeName")
+            if ttl.get("TimeToLiveStatus") in _TTL_ON
+            else None,
+        )
+
+    def expired(self, source: Mapping[str, Any], now: float) -> bool:
+        """Whether a document's item had expired by ``now`` (its TTL attribute, epoch seconds,
+        is in the past). DynamoDB ignores values that are not numbers; so does this."""
+        value = source.get(self.ttl_attribute) if self.ttl_attribute else None
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            return False
+        return value <= now
 
 
 def make_dynamodb_client(
@@ -111,11 +132,20 @@ def decode_key(key: Mapping[str, Any]) -> dict[str, Any]:
 # --- items as changes --------------------------------------------------------------------
 
 
-def _record(event: EventName, keys: Mapping[str, Any], image: Mapping[str, Any] | None, seq: str):
+def _record(
+    event: EventName,
+    keys: Mapping[str, Any],
+    image: Mapping[str, Any] | None,
+    seq: str,
+    written_at: float | None,
+) -> dict[str, Any]:
     stream: dict[str, Any] = {"Keys": keys, "SequenceNumber": seq}
+    if written_at is not None:
+        # The same `_sync.ts` a stream write carries (what reindex and purge select by); the
+        # version is the caller's, not the one `records` derives from it.
+        stream["ApproximateCreationDateTime"] = int(written_at)
     if image is not None:
         stream["NewImage"] = image
-    # No ApproximateCreationDateTime: the change gets natural version 0 (`records`).
     return {"eventName": event.value, "eventSource": "aws:dynamodb", "dynamodb": stream}
 
 
@@ -130,22 +160,30 @@ def item_change(
     *,
     sequence_number: str = BACKFILL_SEQUENCE,
     version: int = 0,
+    written_at: float | None = None,
 ) -> Change:
-    """The ``INSERT`` change an item read from the table stands for.
+    """The ``INSERT`` change an item read from the table stands for, at external ``version``.
 
-    Raises `records.MalformedRecordError` for an item the function could not index either.
+    ``written_at`` (epoch seconds, when the item was read) becomes the document's
+    ``_sync.ts``, as a stream write's creation time does; ``None`` leaves it out (a
+    comparison, not a write). Raises `records.MalformedRecordError` for an item the function
+    could not index either.
     """
     image = stream_image(item)
-    change = to_change(_record(EventName.INSERT, item_keys(item, table), image, sequence_number))
-    return change if version == 0 else dataclasses.replace(change, version=version)
+    record = _record(EventName.INSERT, item_keys(item, table), image, sequence_number, written_at)
+    return dataclasses.replace(to_change(record), version=version)
 
 
 def tombstone_change(
-    keys: Mapping[str, Any], *, sequence_number: str = BACKFILL_SEQUENCE, version: int = 0
+    keys: Mapping[str, Any],
+    *,
+    sequence_number: str = BACKFILL_SEQUENCE,
+    version: int = 0,
+    written_at: float | None = None,
 ) -> Change:
-    """The ``REMOVE`` change for typed, event-encoded ``keys``."""
-    change = to_change(_record(EventName.REMOVE, keys, None, sequence_number))
-    return change if version == 0 else dataclasses.replace(change, version=version)
+    """The ``REMOVE`` change for typed, event-encoded ``keys`` (``written_at``: `item_change`)."""
+    change = to_change(_record(EventName.REMOVE, keys, None, sequence_number, written_at))
+    return dataclasses.replace(change, version=version)
 
 
 def keys_from_document(

@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
+from opensearchpy.exceptions import OpenSearchException
 
 from ..core.settings import Settings
 from ..index.client import make_client
+from ..index.lease import release_expired_lease
+from ..index.purge import start_purge
 from ..index.writer import BulkWriter
 from .batch import BatchReport, BatchSyncer
 from .deadletter import DeadLetterSink, LogDeadLetters, SqsDeadLetters
@@ -29,6 +32,8 @@ __all__ = ["handler"]
 
 SERVICE = "ddb-opensearch-sync"
 METRICS_NAMESPACE = "DdbOpenSearchSync"
+PURGE_ACTION = "purge-tombstones"
+"""``{"action": PURGE_ACTION}``: the scheduled purge event instead of a stream batch."""
 SAFETY_MARGIN = 1.0
 """Seconds kept back from the invocation's remaining time (at most a tenth of it)."""
 
@@ -81,13 +86,40 @@ def _record_metrics(report: BatchReport) -> None:
         )
 
 
+def _lift_expired_block(syncer: BatchSyncer) -> None:
+    """After a failed batch: a reindex killed while the index was write-blocked leaves a
+    lease behind; once it has run out the block goes (`index.lease`), and Lambda's retry of
+    this batch gets through. Best effort: the batch has failed either way."""
+    try:
+        release_expired_lease(syncer.writer.client, syncer.writer.alias)
+    except (OpenSearchException, OSError) as error:
+        logger.warning("could not check the index's write-block lease: %s", error)
+
+
+def _purge(syncer: BatchSyncer) -> dict[str, Any]:
+    """The scheduled maintenance event (``{"action": "purge-tombstones"}``, an EventBridge
+    rule of ``infra/modules/sync``): start the tombstone purge as an OpenSearch task, and
+    lift a write block whose reindex lease ran out while nothing was being written."""
+    client, alias = syncer.writer.client, syncer.writer.alias
+    lifted = release_expired_lease(client, alias)
+    report = start_purge(client, alias)
+    logger.info("tombstone purge started", extra={**report.as_dict(), "lifted_block": lifted})
+    return {"purge": report.as_dict(), "lifted_block": lifted}
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def handler(
+    event: dict[str, Any], context: LambdaContext
+) -> PartialItemFailureResponse | dict[str, Any]:
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + remaining - min(SAFETY_MARGIN, remaining / 10)
     syncer = build_syncer(Settings.from_env(), context.function_name)
+    if isinstance(event, dict) and event.get("action") == PURGE_ACTION:
+        return _purge(syncer)
     response, report = syncer.sync_event(event, deadline=deadline)
     logger.info("batch synced", extra=report.log_fields())
+    if report.failed:
+        _lift_expired_block(syncer)
     _record_metrics(report)
     return response
