@@ -19,6 +19,9 @@ first among them) and Terraform need from moto but do not get, each fix marked w
 - shard iterators that hold their position (moto keeps every one it issues, in memory) and
   never expire (AWS: 15 minutes), so that LocalStack's poller never starts over;
 - the point-in-time recovery period is kept (Terraform reads it back);
+- a Scan without index or projection copies no item deeply and starts at its
+  ``ExclusiveStartKey`` by bisection, instead of walking the table from the start each page
+  (moto's deep copies were four fifths of a backfill's scan time);
 - AWS answers instead of moto's for nothing to return (``"Attributes": {}``), ``Limit: 0`` and
   unknown shards, iterators or sequence numbers (HTTP 500s);
 - ``DELETE /_aws/dynamodb/expired`` deletes the items whose TTL has passed, as the stock
@@ -29,6 +32,7 @@ first among them) and Terraform need from moto but do not get, each fix marked w
 from __future__ import annotations
 
 import base64
+import bisect
 import contextlib
 import threading
 import time
@@ -60,12 +64,12 @@ from localstack.services.moto import MotoFallbackDispatcher, call_moto
 from localstack.services.plugins import Service, ServiceLifecycleHook, aws_provider
 from localstack.utils.patch import Patch, Patches
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
-from moto.dynamodb.models.table import StreamRecord, StreamShard, Table
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, StreamRecord, StreamShard, Table
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from moto.dynamodb.models.dynamo_type import Item
     from werkzeug.routing import Rule
 
 # Between a shard iterator's stream ARN and its position (AWS's iterators also start "<arn>|").
@@ -230,8 +234,82 @@ def _update_continuous_backups(
     return backups
 
 
+def _scan(
+    fn: Callable[..., tuple[list[Item], int, dict[str, Any] | None]],
+    self: Table,
+    filters: dict[str, Any],
+    limit: int | None,
+    exclusive_start_key: dict[str, Any] | None,
+    filter_expression: Any = None,
+    index_name: str | None = None,
+    consistent_read: bool = False,
+    projection_expression: Any = None,
+    segments: tuple[int, int] | tuple[None, None] = (None, None),
+) -> tuple[list[Item], int, dict[str, Any] | None]:
+    """Wrap ``Table.scan``: the same page, without moto's per-page costs, for a plain Scan.
+
+    moto deep-copies every item it returns (~0.6 ms for a 1 KiB item; the response is
+    serialised at once and never mutated), sizes each item twice, and walks the table from its
+    first key to ``ExclusiveStartKey`` on every page. Here each item is copied one level deep
+    (its own attribute map, so a concurrent write replacing an attribute does not change the
+    page) and the page starts by bisection on the same key order. Scans of an index, with a
+    projection or with legacy ``ScanFilter`` conditions stay moto's.
+    """
+    if index_name or projection_expression or filters:
+        return fn(
+            self,
+            filters,
+            limit,
+            exclusive_start_key,
+            filter_expression,
+            index_name,
+            consistent_read,
+            projection_expression,
+            segments=segments,
+        )
+    items = self.all_items()  # sorted by (hash, range) key, as moto pages them
+    start = 0
+    if exclusive_start_key is not None:
+        start = bisect.bisect_right(items, _table_key(self, exclusive_start_key), key=_item_key)
+    page: list[Item] = []
+    page_size = scanned = 0
+    last_key = None
+    for item in items[start:]:
+        if not item.is_within_segment(segments):
+            continue
+        size = item.size()
+        if len(page) == limit or page_size + size > RESULT_SIZE_LIMIT:
+            last_key = self._get_last_evaluated_key(page[-1], None)
+            break
+        page.append(item)
+        page_size += size
+        scanned += 1
+    if filter_expression is not None:
+        page = [item for item in page if filter_expression.expr(item)]
+    return [_shallow_copy(item) for item in page], scanned, last_key
+
+
+def _item_key(item: Item) -> Any:
+    """moto's sort key for a table's items (``Table.all_items``)."""
+    return (item.hash_key, item.range_key) if item.range_key else item.hash_key
+
+
+def _table_key(table: Table, key: dict[str, Any]) -> Any:
+    hash_key = DynamoType(key[table.hash_key_attr])
+    if table.range_key_attr and table.range_key_attr in key:
+        return (hash_key, DynamoType(key[table.range_key_attr]))
+    return hash_key
+
+
+def _shallow_copy(item: Item) -> Item:
+    copy = Item.__new__(Item)  # Item() would rebuild every value from JSON
+    copy.hash_key, copy.range_key, copy.attrs = item.hash_key, item.range_key, dict(item.attrs)
+    return copy
+
+
 _MOTO_PATCHES = Patches(
     [
+        Patch.function(Table.scan, _scan),
         Patch.function(StreamShard.add, _add_stream_record, pass_target=False),
         Patch.function(DynamoDBBackend.update_item, _update_item),
         Patch.function(DynamoDBBackend.transact_write_items, _transact_write_items),
