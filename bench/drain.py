@@ -8,8 +8,9 @@ against bulk-indexing the same documents into a scratch index of the same node.
     ``POLL_INTERVAL`` seconds, the run's books a search finds (a ``prefix`` count on
     ``book_id`` through the alias: refreshed, what a reader sees). Rate = items / (time the
     last one became searchable - time the first write was sent). Also recorded: how long the
-    writes took (their own rate bounds the drain from above) and how long after the last
-    write acknowledged everything was searchable.
+    writes took (their own rate bounds the drain from above), how long after the last
+    write acknowledged everything was searchable, each process's CPU meanwhile, and where
+    LocalStack's went (py-spy, `bench.sampling`).
 ``ceiling``
     The same books, as the function's documents (`records.to_change` of an INSERT), bulk-indexed
     with ``helpers.bulk`` (1,000 per request) into a fresh scratch index made by the project's
@@ -35,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 from opensearchpy import helpers
 
 from bench.common import opensearch_client, require_deployed
+from bench.sampling import Sampling
+from bench.stackfigures import MemorySampler, stack_pids
 from bench.streamgen import book, typed_book
 from ddb_opensearch_sync.core.records import to_change
 from tests.support import aws
@@ -178,8 +181,10 @@ def run(config: DrainConfig, endpoints: Settings, say: Callable[[str], None]) ->
     ceiling(client, documents[:WARM_UP])  # untimed: the node's first bulk of a run is slow
     before = ceiling(client, documents)
     say(f"drain: {len(items)} table writes at once, timed until all are searchable")
+    pids = stack_pids()
     try:
-        sync = burst(client, books, alias, items, f"{run_id}-", config.timeout)
+        with MemorySampler(pids) as usage, Sampling(pids.get("localstack")) as sampling:
+            sync = burst(client, books, alias, items, f"{run_id}-", config.timeout)
     finally:
         say("drain: deleting the burst's items")
         _clean_up(client, books, alias, [item["book_id"]["S"] for item in items])
@@ -193,6 +198,8 @@ def run(config: DrainConfig, endpoints: Settings, say: Callable[[str], None]) ->
             "after": round(after, 1),
             "mean": round(bulk, 1),
         },
+        "cpu_pct_of_one_core": dict(usage.cpu_pct),
+        "localstack_profile": sampling.shares(),
         "ratio": round(sync["items_per_s"] / bulk, 3),
         "write_ratio": round(sync["write_items_per_s"] / bulk, 3),
     }

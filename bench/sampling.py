@@ -53,6 +53,9 @@ PARTS: dict[str, tuple[str, ...]] = {
     "Lambda invoke (LocalStack)": ("services/lambda_/invocation/",),
     "our Lambda executor": ("ddbsync_localstack/lambda_executor.py",),
     "OpenSearch proxy (LocalStack)": ("services/opensearch/",),
+    "stream records as the API returns them (ours)": ("_with_binary_as_bytes",),
+    "LocalStack's internal AWS clients (botocore)": ("botocore/",),
+    "event payload to JSON (LocalStack)": ("to_json_str",),
     "logging": ("/logging/",),
     "HTTP server (hypercorn/werkzeug/rolo)": ("hypercorn/", "werkzeug/", "rolo/"),
 }
@@ -120,7 +123,7 @@ class Sampling:
 
 def shares(raw: str) -> dict[str, object]:
     """Parse py-spy's raw (collapsed) output: ``frame;frame;... count`` per line."""
-    total = 0
+    total = unattributed = 0
     hits: Counter[str] = Counter()
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -128,12 +131,13 @@ def shares(raw: str) -> dict[str, object]:
             continue
         count = int(count_text)
         total += count
-        for part, markers in PARTS.items():
-            if any(marker in stack for marker in markers):
-                hits[part] += count
+        matched = [p for p, markers in PARTS.items() if any(m in stack for m in markers)]
+        hits.update(dict.fromkeys(matched, count))
+        unattributed += 0 if matched else count
     return {
         "samples": total,
         "sample_rate_hz": RATE,
+        "unattributed_pct": round(100 * unattributed / total, 1) if total else 0.0,
         "inclusive_pct": {
             part: round(100 * hits[part] / total, 1) if total else 0.0 for part in PARTS
         },
