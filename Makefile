@@ -68,7 +68,7 @@ demo: up deploy ## bring everything up and run the demo
 test: ## run every test against a fresh deployment (starts and stops the stack if it was down)
 	@scripts/test.sh
 
-bench: up deploy ## run the benchmarks against the deployed stack (BENCH_ARGS=--quick: < 1 min)
+bench: up deploy ## run the benchmarks against the deployed stack (BENCH_ARGS=--quick: ~2 min)
 	@set -a; eval "$$($(STACKCTL) env)"; set +a
 	$(PY) -m bench.run $(BENCH_ARGS)
 

@@ -18,7 +18,7 @@ Sections (``--sections``, all by default):
 ``extras``      other benchmark modules in this folder, when present (``backfill_bench``,
                 ``search_latency``: each exposes ``run(quick: bool) -> dict``)
 
-``--quick`` runs in under a minute with fewer records and runs; it skips the lifecycle timings
+``--quick`` runs in about two minutes with fewer records and runs; it skips the lifecycle timings
 (a scratch stack takes minutes) and says so in the JSON.
 """
 
@@ -55,7 +55,7 @@ def say(message: str) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer records and runs (< 1 min)")
+    parser.add_argument("--quick", action="store_true", help="fewer records and runs (~2 min)")
     parser.add_argument(
         "--out", type=Path, help="JSON result file (default: results/latest.json or quick.json)"
     )
