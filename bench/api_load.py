@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 from bench.common import percentile, require_deployed
@@ -30,19 +29,13 @@ from tests.support import aws
 from tests.support.api import BooksApi
 from tests.support.settings import Settings
 
-__all__ = ["QUICK", "ApiLoadConfig", "run"]
+__all__ = ["run"]
 
 WRITERS = 8
 SINGLE = 20
-
-
-@dataclass(frozen=True)
-class ApiLoadConfig:
-    seconds: float = 15.0
-    seed: int = 20261202
-
-
-QUICK = ApiLoadConfig(seconds=4.0)
+SECONDS = {False: 15.0, True: 4.0}
+"""How long each load lasts, in a full and in a ``--quick`` run."""
+SEED = 20261202
 
 
 def _bodies(rng: random.Random, count: int) -> list[dict[str, Any]]:
@@ -106,11 +99,12 @@ def _under_load(request: Callable[[], Any], seconds: float, pids: dict[str, int]
     return result
 
 
-def run(config: ApiLoadConfig, endpoints: Settings, say: Callable[[str], None]) -> dict[str, Any]:
+def run(quick: bool, endpoints: Settings, say: Callable[[str], None]) -> dict[str, Any]:
     api_url, table, _ = require_deployed(endpoints)
     api = BooksApi(api_url)
     books = aws.BooksTable(aws.client(endpoints, "dynamodb"), table)
-    rng = random.Random(config.seed)
+    rng = random.Random(SEED)
+    seconds = SECONDS[quick]
     pids = stack_pids()
     written: list[str] = []
     lock = threading.Lock()
@@ -127,14 +121,14 @@ def run(config: ApiLoadConfig, endpoints: Settings, say: Callable[[str], None]) 
     try:
         say("api: one request at a time")
         single = {"post": _single(create), "list": _single(list_books)}
-        say(f"api: {WRITERS} concurrent writers for {config.seconds:.0f} s (py-spy on LocalStack)")
-        writes = _under_load(create, config.seconds, pids)
-        say(f"api: {WRITERS} concurrent list readers for {config.seconds:.0f} s")
-        lists = _under_load(list_books, config.seconds, pids)
+        say(f"api: {WRITERS} concurrent writers for {seconds:.0f} s (py-spy on LocalStack)")
+        writes = _under_load(create, seconds, pids)
+        say(f"api: {WRITERS} concurrent list readers for {seconds:.0f} s")
+        lists = _under_load(list_books, seconds, pids)
     finally:
         books.delete(written)
     return {
-        "config": {"writers": WRITERS, "seconds": config.seconds, "single_requests": SINGLE},
+        "config": {"writers": WRITERS, "seconds": seconds, "single_requests": SINGLE},
         "single": single,
         "writes": writes,
         "lists": lists,

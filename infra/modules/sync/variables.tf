@@ -223,11 +223,6 @@ variable "parallelization_factor" {
   description = "Concurrent batches per shard (1-10); above 1, records of one item stay ordered but items interleave; see the reasons at batch_size (LocalStack polls one batch at a time whatever it says)"
   type        = number
   default     = 1
-
-  validation {
-    condition     = var.parallelization_factor >= 1 && var.parallelization_factor <= 10
-    error_message = "parallelization_factor must be between 1 and 10."
-  }
 }
 
 variable "starting_position" {

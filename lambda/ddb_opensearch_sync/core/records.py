@@ -203,18 +203,21 @@ def number_text(value: Decimal) -> str:
 # of the whole mapping's cost.
 
 
-def _plain_string(value: Any) -> str:
+def _text(value: Any, requirement: str) -> str:
     if not isinstance(value, str):
-        raise MalformedRecordError(f"string value must be text, got {value!r:.80}")
+        raise MalformedRecordError(f"{requirement}, got {value!r:.80}")
     return value
 
 
+def _plain_string(value: Any) -> str:
+    return _text(value, "string value must be text")
+
+
 def _plain_number(value: Any) -> Decimal:
-    if not isinstance(value, str):
-        raise MalformedRecordError(f"number must be given as text, got {value!r:.80}")
+    text = _text(value, "number must be given as text")
     try:
         # boto3's context: 38 digits, and rounding, overflow or underflow raise.
-        number = DYNAMODB_CONTEXT.create_decimal(value)
+        number = DYNAMODB_CONTEXT.create_decimal(text)
     except (ArithmeticError, ValueError) as error:
         raise MalformedRecordError(
             f"number {value!r:.80} is not a DynamoDB number: {type(error).__name__}"
@@ -225,10 +228,9 @@ def _plain_number(value: Any) -> Decimal:
 
 
 def _plain_binary(value: Any) -> str:
-    if not isinstance(value, str):
-        raise MalformedRecordError(f"binary value must be base64 text, got {value!r:.80}")
+    text = _text(value, "binary value must be base64 text")
     try:
-        raw = base64.b64decode(value, validate=True)
+        raw = base64.b64decode(text, validate=True)
     except binascii.Error as error:
         raise MalformedRecordError(f"binary value is not valid base64: {error}") from None
     return base64.b64encode(raw).decode("ascii")
