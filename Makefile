@@ -79,7 +79,7 @@ chaos: up deploy ## random operations and faults against the deployed stack (CHA
 	@set -a; eval "$$($(STACKCTL) env)"; set +a
 	CHAOS_SIZE=large $(PY) -m pytest tests/chaos -x -q $(PYTEST_ARGS)
 
-bench: up deploy ## run the benchmarks against the deployed stack (BENCH_ARGS=--quick: < 1 min)
+bench: up deploy ## run the benchmarks against the deployed stack (BENCH_ARGS=--quick: ~2 min)
 	@set -a; eval "$$($(STACKCTL) env)"; set +a
 	$(PY) -m bench.run $(BENCH_ARGS)
 

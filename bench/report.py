@@ -169,8 +169,23 @@ def extras_table(extras: Mapping[str, Any]) -> Table:
     return Table("Other benchmarks", ("module", "figure", "value"), rows, "all figures: JSON file")
 
 
+def goals_table(rows: Sequence[Mapping[str, Any]]) -> Table:
+    """Issue 14's goals, each beside what this run measured."""
+    return Table(
+        "Goals (issue 14), this run",
+        ("figure", "measured", "goal", "met"),
+        [
+            (row["figure"], _num(row["value"], 2), row["goal"], "yes" if row["met"] else "no")
+            for row in rows
+        ],
+        "ratios are measured side by side in this run; bench/README.md explains each",
+    )
+
+
 def tables(result: Mapping[str, Any]) -> list[Table]:
     found = []
+    if result.get("goals"):
+        found.append(goals_table(result["goals"]))
     if "throughput" in result:
         found.append(throughput_table(result["throughput"]))
     if "e2e" in result:

@@ -12,11 +12,13 @@ Sections (``--sections``, all by default):
 
 ``throughput``  the sync handler in-process vs the bulk ceiling vs the seed's way (`throughput`)
 ``e2e``         lag from write to searchable through the deployed stack (`e2e`)
+``drain``       a burst of table writes until all searchable vs the node's ``_bulk`` (`drain`)
+``api``         REST API writes and lists under load, LocalStack's CPU by part (`api_load`)
 ``stack``       ``make up``/``make deploy`` times on a scratch stack, memory (`stackfigures`)
 ``extras``      other benchmark modules in this folder, when present (``backfill_bench``,
                 ``search_latency``: each exposes ``run(quick: bool) -> dict``)
 
-``--quick`` runs in under a minute with fewer records and runs; it skips the lifecycle timings
+``--quick`` runs in about two minutes with fewer records and runs; it skips the lifecycle timings
 (a scratch stack takes minutes) and says so in the JSON.
 """
 
@@ -35,11 +37,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import e2e, report, stackfigures, throughput
+from bench import api_load, drain, e2e, goals, report, stackfigures, throughput
 from bench.common import ROOT, BenchError, opensearch_client, require_deployed
 from tests.support.settings import Settings
 
-SECTIONS = ("throughput", "e2e", "stack", "extras")
+SECTIONS = ("throughput", "e2e", "drain", "api", "stack", "extras")
 EXTRA_MODULES = ("backfill_bench", "search_latency")
 RESULTS = ROOT / "bench" / "results"
 DEFAULT_OUT = {False: RESULTS / "latest.json", True: RESULTS / "quick.json"}
@@ -53,7 +55,7 @@ def say(message: str) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer records and runs (< 1 min)")
+    parser.add_argument("--quick", action="store_true", help="fewer records and runs (~2 min)")
     parser.add_argument(
         "--out", type=Path, help="JSON result file (default: results/latest.json or quick.json)"
     )
@@ -110,7 +112,7 @@ def _memory_total_mib() -> int | None:
 def preflight(args: argparse.Namespace, endpoints: Settings) -> str:
     """Fail in a second, not after minutes of measuring: the node answers, and the deployed
     names are known when the end-to-end section will need them. Returns OpenSearch's version."""
-    if "e2e" in args.sections:
+    if {"e2e", "drain", "api"} & set(args.sections):
         require_deployed(endpoints)
     try:
         return str(opensearch_client(endpoints, timeout=5).info()["version"]["number"])
@@ -204,6 +206,11 @@ def run_sections(args: argparse.Namespace, endpoints: Settings) -> dict[str, Any
             )
         memory["peak_e2e"] = sampler.peak
         cpu["e2e"] = sampler.cpu_pct
+    if "drain" in args.sections:
+        drain_config = drain.QUICK if args.quick else drain.DrainConfig()
+        result["drain"] = timed("drain", lambda: drain.run(drain_config, endpoints, say))
+    if "api" in args.sections:
+        result["api"] = timed("api", lambda: api_load.run(args.quick, endpoints, say))
     if "stack" in args.sections:
         result["stack"] = {
             "memory_mib": memory,
@@ -212,6 +219,7 @@ def run_sections(args: argparse.Namespace, endpoints: Settings) -> dict[str, Any
         }
     if "extras" in args.sections:
         result["extras"] = timed("extras", lambda: run_extras(args.quick))
+    result["goals"] = goals.goals(result)
     result["meta"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     result["meta"]["section_seconds"] = timings
     return result

@@ -112,11 +112,11 @@ def test_each_handler_imports_from_its_unzipped_zip(build_lambda, tmp_path: Path
     module = build_lambda.HANDLERS[function]
     # Import the handler as Lambda would, with the zip first on the path; report where every
     # module of the package came from. boto3 comes from this environment (Lambda's runtime
-    # provides it), everything else the handler needs from the zip.
+    # provides it), everything else the handler needs from the zip (orjson, compiled, too).
     probe = (
         "import importlib, json, sys\n"
         f"importlib.import_module({module!r}).handler\n"
-        "roots = ('ddb_opensearch_sync', 'opensearchpy', 'aws_lambda_powertools')\n"
+        "roots = ('ddb_opensearch_sync', 'opensearchpy', 'aws_lambda_powertools', 'orjson')\n"
         "print(json.dumps({name: getattr(mod, '__file__', None)\n"
         "    for name, mod in sys.modules.items() if name.split('.')[0] in roots}))\n"
     )

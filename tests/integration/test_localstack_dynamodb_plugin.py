@@ -277,6 +277,35 @@ def test_parallel_scan_covers_every_item_once(ddb: Client, new_table: NewTable) 
     assert sum(1 for rows in segments if rows) > 1, "segments should split the table"
 
 
+def test_scan_pages_continue_after_their_key_even_when_it_is_gone(
+    ddb: Client, new_table: NewTable
+) -> None:
+    # GIVEN a hash + range table (numbers sort as numbers, not text) with binary values
+    name = new_table(keys=KEYS_S_N, attrs=ATTRS_S_N, stream="none")["TableName"]
+    rows = [(pk, sk) for pk in ("a", "b", "c") for sk in (1, 2, 10, 11)]
+    for pk, sk in rows:
+        ddb.put_item(
+            TableName=name,
+            Item={"pk": {"S": pk}, "sk": {"N": str(sk)}, "blob": {"B": bytes([sk, 0, 255])}},
+        )
+
+    # WHEN the scan is paged, and the item a page ended on is deleted before the next page
+    seen: list[tuple[str, int]] = []
+    page = ddb.scan(TableName=name, Limit=5)
+    while True:
+        seen += [(row["pk"]["S"], int(row["sk"]["N"])) for row in page["Items"]]
+        for row in page["Items"]:
+            assert row["blob"]["B"] == bytes([int(row["sk"]["N"]), 0, 255])
+        last = page.get("LastEvaluatedKey")
+        if last is None:
+            break
+        ddb.delete_item(TableName=name, Key=last)
+        page = ddb.scan(TableName=name, Limit=5, ExclusiveStartKey=last)
+
+    # THEN every item is read once, in key order, none skipped after a vanished start key
+    assert seen == sorted(rows)
+
+
 def test_transactions_commit_or_change_nothing(
     ddb: Client, streams: Client, new_table: NewTable
 ) -> None:

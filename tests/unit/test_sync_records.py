@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ddb_opensearch_sync.core.records import (
     MAX_ID_BYTES,
@@ -18,6 +20,7 @@ from ddb_opensearch_sync.core.records import (
     EventName,
     MalformedRecordError,
     TtlPolicy,
+    _encode,
     compact,
     document_id,
     dumps,
@@ -404,3 +407,48 @@ def test_compact_uses_sequence_numbers_not_positions():
     newest, superseded = compact([newer, older])
 
     assert newest == [newer] and superseded == [older]
+
+
+# --- the compiled encoder writes what the exact encoder writes ------------------------------
+
+# DynamoDB's numbers: up to 38 significant digits, exponents from -130 to +125.
+_dynamodb_numbers = st.builds(
+    lambda digits, exponent, negative: Decimal(f"{'-' if negative else ''}{digits}E{exponent}"),
+    st.integers(min_value=1, max_value=10**38 - 1),
+    st.integers(min_value=-130 - 37, max_value=125 - 37),
+    st.booleans(),
+)
+_plain_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.text()
+    | _dynamodb_numbers
+    | st.integers(min_value=-(10**40), max_value=10**40),  # past 64 bits too
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _exactly_encoded(value: Any) -> str:
+    parts: list[str] = []
+    _encode(value, parts)
+    return "".join(parts)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_plain_values)
+def test_dumps_writes_the_exact_encoders_bytes(value: Any):
+    # The compiled encoder takes the usual path, the exact one what it refuses; both must
+    # write the same text, and reading it back gives the same values, digit for digit.
+    text = dumps(value)
+
+    assert text == _exactly_encoded(value)
+    assert json.loads(text, parse_float=Decimal, parse_int=Decimal) == value
+
+
+def test_dumps_escapes_control_characters_like_the_standard_library():
+    every_control = "".join(map(chr, range(0x20))) + '"\\\x7f\u2028é😀'
+
+    assert (
+        dumps({"t": every_control}) == '{"t":' + json.dumps(every_control, ensure_ascii=False) + "}"
+    )

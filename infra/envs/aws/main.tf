@@ -43,6 +43,7 @@ module "system" {
   stream = {
     batch_size                         = var.batch_size
     maximum_batching_window_in_seconds = var.maximum_batching_window_in_seconds
+    parallelization_factor             = var.parallelization_factor
     maximum_retry_attempts             = var.maximum_retry_attempts
     maximum_record_age_in_seconds      = var.maximum_record_age_in_seconds
   }

@@ -113,13 +113,19 @@ variable "opensearch_timeouts" {
 ################################################################################
 
 variable "batch_size" {
-  description = "Largest number of stream records per invocation"
+  description = "Largest number of stream records per invocation (why 1000: infra/modules/sync/variables.tf)"
   type        = number
-  default     = 100
+  default     = 1000
 }
 
 variable "maximum_batching_window_in_seconds" {
-  description = "Longest time records are gathered before an invocation, in seconds"
+  description = "Longest time records are gathered before an invocation, in seconds (why 0: infra/modules/sync/variables.tf)"
+  type        = number
+  default     = 0
+}
+
+variable "parallelization_factor" {
+  description = "Concurrent batches per shard, 1-10 (why 1: infra/modules/sync/variables.tf)"
   type        = number
   default     = 1
 }

@@ -80,6 +80,7 @@ module "sync" {
 
   batch_size                         = var.stream.batch_size
   maximum_batching_window_in_seconds = var.stream.maximum_batching_window_in_seconds
+  parallelization_factor             = var.stream.parallelization_factor
   maximum_retry_attempts             = var.stream.maximum_retry_attempts
   maximum_record_age_in_seconds      = var.stream.maximum_record_age_in_seconds
   dead_letter_bucket_force_destroy   = var.stream.dead_letter_bucket_force_destroy

@@ -107,10 +107,11 @@ variable "opensearch" {
 ################################################################################
 
 variable "stream" {
-  description = "How the table's stream feeds the sync function: records per invocation, batching window (s), retries of a failing batch and the age (s) at which a record is given up, both before its metadata goes to the dead-letter queue (see the sync module for why 10000 and 21 h), and whether destroy empties the dead-letter bucket"
+  description = "How the table's stream feeds the sync function: records per invocation, batching window (s), concurrent batches per shard, retries of a failing batch and the age (s) at which a record is given up, both before its metadata goes to the dead-letter queue (the sync module's variables give the reasons for the defaults: 10000 and 21 h), and whether destroy empties the dead-letter bucket"
   type = object({
-    batch_size                         = optional(number, 100)
-    maximum_batching_window_in_seconds = optional(number, 1)
+    batch_size                         = optional(number, 1000)
+    maximum_batching_window_in_seconds = optional(number, 0)
+    parallelization_factor             = optional(number, 1)
     maximum_retry_attempts             = optional(number, 10000)
     maximum_record_age_in_seconds      = optional(number, 75600)
     dead_letter_bucket_force_destroy   = optional(bool, false)

@@ -1,0 +1,112 @@
+"""A DynamoDB stream poller for LocalStack's event source mappings that drains like AWS's.
+
+Why: LocalStack 4.14's `StreamPoller` reads one ``GetRecords`` of at most ``BatchSize`` records
+per poll, and its ESM worker then waits ``LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC`` after
+every poll, records waiting or not (its own TODO: "this currently limits the throughput to at
+most batch size per poll interval"). A backlog of 5,000 writes drained at ~270 records/s with
+batch 100 and a 0.25 s interval. AWS's poller keeps invoking while a shard has records, bounded
+by ``GetRecords`` (up to 1,000 records per call, at most 5 calls per second per shard) and by
+the invocations themselves.
+
+This poller does the same, and nothing else differently:
+
+- one ``poll_events`` keeps reading a shard while the last ``GetRecords`` returned records, so
+  the worker's poll interval only separates *empty* polls (AWS polls an idle shard about 4
+  times a second; ``stack.env`` sets 0.25 s);
+- each ``GetRecords`` asks for up to 1,000 records (the API's limit, what AWS's poller reads)
+  instead of ``BatchSize``, and calls on one shard are at least 0.2 s apart (5 per second);
+  LocalStack's batcher then cuts what was read into batches of ``BatchSize`` and honours
+  ``MaximumBatchingWindowInSeconds`` as before;
+- a shard that never runs dry is read for at most `SHARD_TURN_SECONDS` at a time, so other
+  shards take turns (moto has one shard per stream; AWS's pollers run shards in parallel).
+
+Everything else is LocalStack's: transformation, filtering, invocation, retries,
+``ReportBatchItemFailures``, the on-failure destination. The stock poller is replaced through a
+LocalStack ``on_infra_start`` hook (`install`), registered in this package's entry points.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from localstack.runtime import hooks
+from localstack.services.lambda_.event_source_mapping import esm_worker_factory
+from localstack.services.lambda_.event_source_mapping.pollers.dynamodb_poller import (
+    DynamoDBPoller,
+)
+from localstack.utils.patch import Patch
+
+GET_RECORDS_LIMIT = 1000
+"""Records per ``GetRecords``: the API's maximum, what AWS's poller reads."""
+GET_RECORDS_INTERVAL = 0.2
+"""Seconds between ``GetRecords`` calls on one shard: AWS allows 5 per second per shard."""
+SHARD_TURN_SECONDS = 5.0
+"""Longest a shard with records still waiting is read before the next shard's turn."""
+
+
+class _ReadAhead:
+    """The poller's DynamoDB Streams client, reading up to `GET_RECORDS_LIMIT` per call.
+
+    A proxy rather than a copy of LocalStack's ``get_records``: that method holds the error
+    handling (expired iterators, trimmed data, missing streams) and fixes ``Limit`` to the
+    batch size; everything but the limit stays LocalStack's.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def get_records(self, **kwargs: Any) -> dict[str, Any]:
+        return self._client.get_records(**{**kwargs, "Limit": GET_RECORDS_LIMIT})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class DrainingDynamoDBPoller(DynamoDBPoller):
+    """LocalStack's DynamoDB poller, reading a shard for as long as it has records waiting."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.source_client = _ReadAhead(self.source_client)
+        self._last_read: dict[str, float] = {}
+        self._records_read = 0
+
+    def get_records(self, shard_iterator: str) -> dict:
+        response = super().get_records(shard_iterator)
+        self._records_read = len(response.get("Records", ()))
+        return response
+
+    def poll_events_from_shard(self, shard_id: str, shard_iterator: str) -> None:
+        turn_ends = time.monotonic() + SHARD_TURN_SECONDS
+        while True:
+            self._pace(shard_id)
+            self._records_read = 0
+            super().poll_events_from_shard(shard_id, shard_iterator)
+            # Read on only while records came back, the shard is still open and it is our turn.
+            next_iterator = self.shards.get(shard_id)
+            if (
+                not self._records_read
+                or next_iterator is None
+                or self._is_shutdown.is_set()
+                or time.monotonic() >= turn_ends
+            ):
+                return
+            shard_iterator = next_iterator
+
+    def _pace(self, shard_id: str) -> None:
+        """Wait until the shard's next ``GetRecords`` is allowed (5 per second, as on AWS)."""
+        now = time.monotonic()
+        wait = self._last_read.get(shard_id, 0.0) + GET_RECORDS_INTERVAL - now
+        if wait > 0:
+            self._is_shutdown.wait(wait)
+        self._last_read[shard_id] = time.monotonic()
+
+
+_PATCH = Patch(esm_worker_factory, "DynamoDBPoller", DrainingDynamoDBPoller)
+
+
+@hooks.on_infra_start()
+def install() -> None:
+    """Make new DynamoDB event source mappings use `DrainingDynamoDBPoller`."""
+    _PATCH.apply()  # idempotent
