@@ -5,4 +5,6 @@
   the stock provider downloads DynamoDB Local, which is neither reachable nor open source.
 - ``lambda_executor``: Lambda execution environments as subprocesses of LocalStack
   (``LAMBDA_RUNTIME_EXECUTOR=process``), because the stock executor needs Docker.
+- ``loopback_server``: the gateway's twisted server bound to ``GATEWAY_LISTEN``'s loopback
+  host (``GATEWAY_SERVER=twisted-loopback``), because the stock one listens on every interface.
 """
