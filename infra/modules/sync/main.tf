@@ -34,10 +34,12 @@ data "aws_iam_policy_document" "function" {
     resources = [var.stream_arn]
   }
 
+  # ListStreams has no resource-level permissions: only "*" matches (AWS's managed
+  # AWSLambdaDynamoDBExecutionRole writes it the same way). It reveals stream ARNs, no data.
   statement {
     sid       = "ListStreams"
     actions   = ["dynamodb:ListStreams"]
-    resources = ["${var.table_arn}/stream/*"]
+    resources = ["*"]
   }
 
   statement {
@@ -46,16 +48,13 @@ data "aws_iam_policy_document" "function" {
     resources = [aws_sqs_queue.dlq[0].arn]
   }
 
+  # The function's only requests: POST <alias>/_bulk and POST <alias>/_mget (index/writer.py).
+  # The domain refuses index names inside bulk bodies (allow_explicit_index = false), so the
+  # alias in the path is all it can write.
   statement {
-    sid = "SearchDomain"
-    actions = [
-      "es:ESHttpDelete",
-      "es:ESHttpGet",
-      "es:ESHttpHead",
-      "es:ESHttpPost",
-      "es:ESHttpPut",
-    ]
-    resources = [var.opensearch_domain_arn, "${var.opensearch_domain_arn}/*"]
+    sid       = "SearchIndexWrites"
+    actions   = ["es:ESHttpPost"]
+    resources = [for action in ["_bulk", "_mget"] : "${var.opensearch_domain_arn}/${var.index_alias}/${action}"]
   }
 
   dynamic "statement" {
@@ -84,6 +83,8 @@ module "function" {
   reserved_concurrent_executions = var.reserved_concurrent_executions
   kms_key_arn                    = var.kms_key_arn
   tracing_mode                   = var.tracing_mode
+  vpc_subnet_ids                 = var.vpc_subnet_ids
+  vpc_security_group_ids         = var.vpc_security_group_ids
 
   environment_variables = merge({
     OPENSEARCH_ENDPOINT     = var.opensearch_endpoint_url
