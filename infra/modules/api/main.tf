@@ -221,6 +221,8 @@ resource "aws_api_gateway_deployment" "this" {
 resource "aws_cloudwatch_log_group" "access" {
   count = var.create && var.access_log_enabled ? 1 : 0
 
+  #checkov:skip=CKV_AWS_158:A customer managed key is optional (var.log_kms_key_arn); without one CloudWatch Logs still encrypts the group at rest with its own keys.
+
   name              = "/aws/apigateway/${var.name}-api/${var.stage_name}/access"
   retention_in_days = var.log_retention_in_days
   kms_key_id        = var.log_kms_key_arn
@@ -232,6 +234,7 @@ resource "aws_api_gateway_stage" "this" {
 
   #checkov:skip=CKV_AWS_120:No response cache: reads must see the preceding write (read-your-writes), and a cache cluster costs money per hour.
   #checkov:skip=CKV2_AWS_51:Client certificates authenticate API Gateway to an HTTP backend; the only backend is DynamoDB, called with the integration role's SigV4 credentials.
+  #checkov:skip=CKV2_AWS_29:A web ACL is optional (var.waf makes one with a per-IP rate rule, var.web_acl_arn takes yours; examples/production.tfvars turns it on); without one, IAM auth, the usage plan and the stage and search throttles still apply.
   #checkov:skip=CKV2_AWS_77:The web ACL and its managed rule groups (Log4j included) are the caller's (var.web_acl_arn), not this module's.
   rest_api_id          = aws_api_gateway_rest_api.this[0].id
   deployment_id        = aws_api_gateway_deployment.this[0].id
@@ -417,6 +420,8 @@ resource "aws_wafv2_web_acl" "this" {
 # WAF requires its log group's name to start with aws-waf-logs-.
 resource "aws_cloudwatch_log_group" "waf" {
   count = local.create_web_acl ? 1 : 0
+
+  #checkov:skip=CKV_AWS_158:A customer managed key is optional (var.log_kms_key_arn); without one CloudWatch Logs still encrypts the group at rest with its own keys.
 
   name              = "aws-waf-logs-${var.name}-api"
   retention_in_days = var.log_retention_in_days

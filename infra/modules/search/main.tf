@@ -89,6 +89,7 @@ resource "aws_opensearch_domain" "this" {
   #checkov:skip=CKV2_AWS_52:Fine-grained access control would add a second authorization layer (internal users or role mappings created through the security plugin); access is already limited to named IAM principals by the domain policy.
   #checkov:skip=CKV_AWS_318:Dedicated masters are optional (var.dedicated_master): a single-node development domain does not need three.
   #checkov:skip=CKV2_AWS_59:Dedicated masters are optional (var.dedicated_master), as above.
+  #checkov:skip=CKV_AWS_247:Encrypted at rest by default (var.encrypt_at_rest) with OpenSearch's AWS managed key; var.kms_key_id takes a customer managed key.
   #checkov:skip=CKV_AWS_317:Audit logs need fine-grained access control (see CKV2_AWS_52); application and slow logs are published (var.log_types).
   domain_name      = var.domain_name
   engine_version   = var.engine_version
@@ -179,6 +180,8 @@ resource "aws_opensearch_domain" "this" {
 
 resource "aws_cloudwatch_log_group" "this" {
   for_each = local.log_types
+
+  #checkov:skip=CKV_AWS_158:A customer managed key is optional (var.log_kms_key_arn); without one CloudWatch Logs still encrypts the group at rest with its own keys.
 
   name              = "/aws/opensearch/${var.domain_name}/${lower(each.value)}"
   retention_in_days = var.log_retention_in_days
