@@ -405,3 +405,43 @@ def test_checkov_passes_the_planned_values(which: str, request: pytest.FixtureRe
         "skips need a reason where they are written: #checkov:skip=CKV_...:<why>"
     )
     assert report["summary"]["passed"] > 50
+
+
+# ---------------------------------------------------------------------------------------------
+# alarms (item 5)
+# ---------------------------------------------------------------------------------------------
+
+
+def test_every_alarm_notifies_the_topic(applied_plan: Plan) -> None:
+    resources = applied_plan.resources()
+    topic = resources["module.system.module.alarms.aws_sns_topic.this[0]"]["arn"]
+
+    alarms = {
+        values["alarm_name"].split("-", 2)[-1]: values
+        for values in applied_plan.of_type("aws_cloudwatch_metric_alarm").values()
+    }
+
+    assert sorted(alarms) == sorted(
+        [
+            "dlq-not-empty",
+            "iterator-age",
+            "sync-lag",
+            "api-5xx",
+            "cluster-red",
+            "cluster-yellow",
+            "free-storage",
+            "jvm-memory-pressure",
+            "sync-errors",
+            "sync-throttles",
+            "search-errors",
+            "search-throttles",
+        ]
+    )
+    assert {(tuple(a["alarm_actions"]), tuple(a["ok_actions"])) for a in alarms.values()} == {
+        ((topic,), (topic,))
+    }
+    assert alarms["sync-lag"]["metric_name"] == "EndToEndLagMax"
+    assert alarms["sync-lag"]["namespace"] == "DdbOpenSearchSync"
+    assert "module.system.module.alarms.aws_cloudwatch_dashboard.this[0]" in resources
+    mapping = resources[f"{SYNC}.aws_lambda_event_source_mapping.this[0]"]
+    assert mapping["metrics_config"] == [{"metrics": ["EventCount"]}]

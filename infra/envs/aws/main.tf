@@ -31,6 +31,7 @@ module "system" {
   api                         = var.api
   admin_principal_arn         = var.admin_principal_arn
   function_vpc                = var.function_vpc
+  alarms                      = var.alarms
 
   opensearch = {
     instance_type    = var.opensearch_instance_type

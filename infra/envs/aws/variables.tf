@@ -191,3 +191,21 @@ variable "log_retention_in_days" {
   type        = number
   default     = 365
 }
+
+variable "alarms" {
+  description = "Alarms and their dashboard (modules/system's alarms): to topic_arn, or to a topic made here with optional email subscriptions; thresholds"
+  type = object({
+    enabled   = optional(bool, true)
+    topic_arn = optional(string)
+    emails    = optional(list(string), [])
+    thresholds = optional(object({
+      iterator_age_ms     = optional(number, 60000)
+      sync_lag_seconds    = optional(number, 300)
+      free_storage_mib    = optional(number, 2048)
+      jvm_memory_pressure = optional(number, 80)
+      evaluation_minutes  = optional(number, 5)
+    }), {})
+  })
+  default  = {}
+  nullable = false
+}

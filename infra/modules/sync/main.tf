@@ -123,6 +123,14 @@ resource "aws_lambda_event_source_mapping" "this" {
   maximum_retry_attempts             = var.maximum_retry_attempts
   maximum_record_age_in_seconds      = var.maximum_record_age_in_seconds
 
+  # The mapping's own metrics (events polled, filtered, failed): off unless asked for.
+  dynamic "metrics_config" {
+    for_each = var.mapping_metrics_enabled ? [1] : []
+    content {
+      metrics = ["EventCount"]
+    }
+  }
+
   destination_config {
     on_failure {
       destination_arn = aws_sqs_queue.dlq[0].arn

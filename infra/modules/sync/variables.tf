@@ -255,3 +255,10 @@ variable "dlq_kms_key_id" {
   type        = string
   default     = null
 }
+
+variable "mapping_metrics_enabled" {
+  description = "Whether the event source mapping publishes its own metrics (EventCount: polled, filtered, invoked, failed events)"
+  type        = bool
+  default     = true
+  nullable    = false
+}

@@ -81,6 +81,22 @@ module "search" {
   log_retention_in_days = var.log_retention_in_days
 }
 
+module "alarms" {
+  source = "../alarms"
+
+  create               = var.alarms.enabled
+  name                 = var.name
+  alarm_topic_arn      = var.alarms.topic_arn
+  alarm_emails         = var.alarms.emails
+  thresholds           = var.alarms.thresholds
+  dlq_name             = "${var.name}-sync-dlq"
+  sync_function_name   = module.sync.function_name
+  search_function_name = module.search.search_function_name
+  api_name             = "${var.name}-api"
+  api_stage_name       = module.api.stage_name
+  domain_name          = "${var.name}-search"
+}
+
 module "sync" {
   source = "../sync"
 

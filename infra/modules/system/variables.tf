@@ -153,3 +153,25 @@ variable "function_vpc" {
   })
   default = null
 }
+
+################################################################################
+# Alarms
+################################################################################
+
+variable "alarms" {
+  description = "Alarms (dead-letter queue, iterator age, end-to-end lag, function errors and throttles, API 5XX, cluster red/yellow, free storage, JVM memory pressure) and their dashboard: to topic_arn, or to a topic made here with optional email subscriptions; thresholds as in modules/alarms"
+  type = object({
+    enabled   = optional(bool, true)
+    topic_arn = optional(string)
+    emails    = optional(list(string), [])
+    thresholds = optional(object({
+      iterator_age_ms     = optional(number, 60000)
+      sync_lag_seconds    = optional(number, 300)
+      free_storage_mib    = optional(number, 2048)
+      jvm_memory_pressure = optional(number, 80)
+      evaluation_minutes  = optional(number, 5)
+    }), {})
+  })
+  default  = {}
+  nullable = false
+}

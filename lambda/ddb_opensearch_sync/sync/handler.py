@@ -20,6 +20,7 @@ from ..index.client import make_client
 from ..index.writer import BulkWriter
 from .batch import BatchReport, BatchSyncer
 from .deadletter import DeadLetterSink, LogDeadLetters, SqsDeadLetters
+from .lag import record_end_to_end_lag
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -78,10 +79,12 @@ def _record_metrics(report: BatchReport) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    started = time.monotonic()
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + remaining - min(SAFETY_MARGIN, remaining / 10)
     syncer = build_syncer(Settings.from_env(), context.function_name)
     response, report = syncer.sync_event(event, deadline=deadline)
     logger.info("batch synced", extra=report.log_fields())
     _record_metrics(report)
+    record_end_to_end_lag(metrics, report, started)  # issue 13: the sync-lag alarm's metric
     return response
