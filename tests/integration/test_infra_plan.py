@@ -174,14 +174,24 @@ def operations(plan: Plan) -> dict[str, dict[str, Any]]:
     }
 
 
+# The policy attributes this project writes, by resource type (an SNS topic's "policy" is AWS's
+# own default, read back).
+POLICY_ATTRIBUTES = {
+    "aws_iam_role_policy": "policy",
+    "aws_opensearch_domain": "access_policies",
+    "aws_cloudwatch_log_resource_policy": "policy_document",
+    "aws_api_gateway_rest_api_policy": "policy",
+}
+
+
 def every_policy(plan: Plan) -> dict[str, str]:
     """Every permission policy the plan would send to AWS: role policies, the domain's and the
     log resource policy, by address. (Trust policies have no Resource: parliament, a linter of
     permission policies, would call each one malformed.)"""
     found: dict[str, str] = {}
-    for address, values in plan.resources().items():
-        for attribute in ("policy", "access_policies", "policy_document"):
-            if isinstance(values.get(attribute), str) and values[attribute].startswith("{"):
+    for resource_type, attribute in POLICY_ATTRIBUTES.items():
+        for address, values in plan.of_type(resource_type).items():
+            if values.get(attribute):
                 found[f"{address}.{attribute}"] = values[attribute]
     return found
 
