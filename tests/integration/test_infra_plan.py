@@ -261,11 +261,11 @@ def test_list_streams_is_granted_the_way_that_works(applied_plan: Plan) -> None:
 def test_parliament_finds_nothing_in_any_planned_policy(applied_plan: Plan) -> None:
     # RESOURCE_MISMATCH (an action paired with resources it cannot apply to: a no-op statement),
     # unknown actions or prefixes, malformed documents: parliament reports them all.
-    from parliament import analyze_policy_string
-
     policies = every_policy(applied_plan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # parliament's pkg_resources import warns
+        from parliament import analyze_policy_string
+
         findings = {
             address: [
                 f"{f.issue} {f.detail}"
