@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 import requests
+from requests_aws4auth import AWS4Auth
 from rich import box
 from rich.console import Console
 from rich.highlighter import JSONHighlighter
@@ -124,7 +125,12 @@ def load_settings() -> Settings:
 
 def check_deployed(settings: Settings) -> None:
     """The recorded deployment answers: the API lists books and the index alias exists."""
-    listed = requests.get(f"{settings.api_url}/books", params={"limit": 1}, timeout=HTTP_TIMEOUT)
+    listed = requests.get(
+        f"{settings.api_url}/books",
+        params={"limit": 1},
+        auth=api_auth(settings.region),
+        timeout=HTTP_TIMEOUT,
+    )
     if listed.status_code != 200:
         raise DemoError(
             f"nothing deployed (GET /books answers {listed.status_code}): run `make deploy`"
@@ -134,6 +140,15 @@ def check_deployed(settings: Settings) -> None:
     )
     if alias.status_code != 200:
         raise DemoError(f"the index alias {settings.alias!r} is missing: run `make deploy`")
+
+
+def api_auth(region: str) -> AWS4Auth:
+    """SigV4 for execute-api, as an IAM-protected API on AWS needs (the API's default there):
+    the AWS credentials of the environment, else LocalStack's test ones (it checks none)."""
+    credentials = boto3.Session().get_credentials()
+    if credentials is None:
+        return AWS4Auth("test", "test", region, "execute-api")
+    return AWS4Auth(region=region, service="execute-api", refreshable_credentials=credentials)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,6 +164,7 @@ class System:
     created: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.http.auth = api_auth(self.settings.region)
         self.dynamodb = boto3.client(
             "dynamodb",
             endpoint_url=self.settings.aws_endpoint_url,

@@ -12,6 +12,7 @@ from ddb_opensearch_sync.core.mapping import (
     concrete_index_name,
     index_mappings,
     index_settings,
+    slowlog_settings,
     template_name,
 )
 from ddb_opensearch_sync.index.client import make_client
@@ -104,3 +105,24 @@ def test_sigv4_signed_requests_work_end_to_end(opensearch_url, aws_region, alias
     assert result.created_index is True
     assert response["errors"] is False
     assert client.transport.connection_pool.connections[0].session.auth.service == "es"
+
+
+def test_setup_sets_slow_log_thresholds_on_new_and_existing_indices(
+    opensearch_client: OpenSearch, alias: str
+):
+    # GIVEN an index made before slow logs had thresholds (its settings cleared)
+    index = setup_index(opensearch_client, alias).index
+    opensearch_client.indices.put_settings(
+        index=index, body={"index": {key: None for key in slowlog_settings()["index"]}}
+    )
+
+    # WHEN setup runs again
+    setup_index(opensearch_client, alias)
+
+    # THEN the index has them: the domain's slow-log groups get content
+    stored = opensearch_client.indices.get_settings(index=index, flat_settings=True)
+    settings = stored[index]["settings"]
+    assert {k: settings.get(f"index.{k}") for k in slowlog_settings()["index"]} == (
+        slowlog_settings()["index"]
+    )
+    assert settings["index.search.slowlog.threshold.query.warn"] == "5s"

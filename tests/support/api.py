@@ -7,7 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import boto3
 import requests
+from requests_aws4auth import AWS4Auth
 
 TIMEOUT = 30  # seconds, per HTTP request
 Params = list[tuple[str, str | int]]
@@ -21,12 +23,14 @@ class BooksApi:
     def __init__(self, api_url: str) -> None:
         self.url = f"{api_url}/books"
         self._local = threading.local()
+        self._auth = sigv4_auth()
 
     @property
     def http(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
+            session.auth = self._auth
         return session
 
     def create(self, body: Any) -> requests.Response:
@@ -71,6 +75,17 @@ class BooksApi:
     def delete_ok(self, book_id: str) -> None:
         response = self.delete(book_id)
         assert response.status_code == 200, f"delete {book_id}: {response.status_code}"
+
+
+def sigv4_auth() -> AWS4Auth:
+    """SigV4 signing for execute-api with the caller's AWS credentials (boto3's chain, kept
+    fresh): what an IAM-protected API on AWS needs; LocalStack accepts any signature."""
+    session = boto3.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise RuntimeError("no AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+    region = session.region_name or "us-east-1"
+    return AWS4Auth(region=region, service="execute-api", refreshable_credentials=credentials)
 
 
 def _body(body: Any) -> dict[str, Any]:

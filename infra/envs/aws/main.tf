@@ -28,16 +28,19 @@ module "system" {
 
   ttl_attribute_name          = var.ttl_attribute_name
   deletion_protection_enabled = var.deletion_protection_enabled
-  authorization               = var.authorization
-  web_acl_arn                 = var.web_acl_arn
+  api                         = var.api
   admin_principal_arn         = var.admin_principal_arn
+  function_vpc                = var.function_vpc
+  alarms                      = var.alarms
 
   opensearch = {
-    instance_type  = var.opensearch_instance_type
-    instance_count = var.opensearch_instance_count
-    zone_awareness = var.opensearch_zone_awareness
-    volume_size    = var.opensearch_volume_size
-    timeouts       = var.opensearch_timeouts
+    instance_type    = var.opensearch_instance_type
+    instance_count   = var.opensearch_instance_count
+    zone_awareness   = var.opensearch_zone_awareness
+    dedicated_master = var.opensearch_dedicated_master
+    volume_size      = var.opensearch_volume_size
+    vpc              = var.opensearch_vpc
+    timeouts         = var.opensearch_timeouts
   }
 
   stream = {

@@ -50,3 +50,8 @@ output "sync_function_role_arn" {
   description = "ARN of the sync function's execution role"
   value       = module.system.sync_function_role_arn
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify"
+  value       = module.system.alarm_topic_arn
+}

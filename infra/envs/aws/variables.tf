@@ -38,10 +38,34 @@ variable "index_alias" {
 # API
 ################################################################################
 
-variable "authorization" {
-  description = "Authorization of the API's operations: NONE (public, as locally) or AWS_IAM (SigV4-signed callers with execute-api:Invoke)"
-  type        = string
-  default     = "NONE"
+variable "api" {
+  description = "The API's callers (modules/system's api): authorization per operation group (writes, reads, search; AWS_IAM unless said otherwise, NONE makes a group public, COGNITO_USER_POOLS takes ID tokens of cognito_user_pool_arns), API keys, usage plan, search throttle, web ACL, endpoint type"
+  type = object({
+    authorization = optional(object({
+      writes = optional(string, "AWS_IAM")
+      reads  = optional(string, "AWS_IAM")
+      search = optional(string, "AWS_IAM")
+    }), {})
+    cognito_user_pool_arns = optional(list(string), [])
+    api_key_required       = optional(bool, false)
+    clients                = optional(list(string), [])
+    usage_plan = optional(object({
+      rate_limit    = optional(number, 10)
+      burst_limit   = optional(number, 20)
+      quota_per_day = optional(number)
+    }), {})
+    search_throttling = optional(object({
+      enabled     = optional(bool, true)
+      rate_limit  = optional(number, 20)
+      burst_limit = optional(number, 40)
+    }), {})
+    web_acl_arn      = optional(string)
+    waf              = optional(object({ rate_limit_per_5_minutes = optional(number, 1000) }))
+    endpoint_type    = optional(string, "REGIONAL")
+    vpc_endpoint_ids = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
 }
 
 variable "ttl_attribute_name" {
@@ -51,9 +75,9 @@ variable "ttl_attribute_name" {
 }
 
 variable "deletion_protection_enabled" {
-  description = "Whether the table refuses deletion (turn off before destroying the stack)"
+  description = "Whether the table, the source of truth, refuses deletion (set false and apply before destroying the stack)"
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "manage_api_gateway_account" {
@@ -62,20 +86,19 @@ variable "manage_api_gateway_account" {
   default     = false
 }
 
-variable "web_acl_arn" {
-  description = "WAFv2 web ACL to associate with the API stage; null for none"
-  type        = string
-  default     = null
-}
 
 ################################################################################
 # Search domain
 ################################################################################
 
 variable "admin_principal_arn" {
-  description = "IAM role or user also admitted by the domain's access policy (to create the index: `ddb-opensearch-sync setup-index`); null for none"
+  description = "IAM role or user ARN with every es:ESHttp* right on the domain: whoever runs `ddb-opensearch-sync setup-index`, reindex, backfill and reconcile (required: nobody else can create the index)"
   type        = string
-  default     = null
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:(iam|sts)::[0-9]{12}:", var.admin_principal_arn))
+    error_message = "admin_principal_arn must be an IAM role or user ARN (arn:aws:iam::<account>:role/<name>)."
+  }
 }
 
 variable "opensearch_instance_type" {
@@ -94,6 +117,33 @@ variable "opensearch_zone_awareness" {
   description = "Availability zones the data nodes spread over (2 or 3); null for one zone"
   type        = number
   default     = null
+}
+
+variable "opensearch_dedicated_master" {
+  description = "Dedicated master nodes (instance type and count, 3 or 5); null for none (the data nodes elect one)"
+  type = object({
+    instance_type = string
+    count         = optional(number, 3)
+  })
+  default = null
+}
+
+variable "opensearch_vpc" {
+  description = "Place the domain in a VPC (subnets, one per zone, and security groups); null for a public endpoint limited by its access policy. Put the functions in the VPC too (function_vpc)"
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+}
+
+variable "function_vpc" {
+  description = "Run both functions in a VPC (subnets and security groups): needed with opensearch_vpc; they then need VPC endpoints or a NAT for DynamoDB Streams, SQS and CloudWatch"
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
 }
 
 variable "opensearch_volume_size" {
@@ -146,4 +196,22 @@ variable "log_retention_in_days" {
   description = "Retention of every log group, in days"
   type        = number
   default     = 365
+}
+
+variable "alarms" {
+  description = "Alarms and their dashboard (modules/system's alarms): to topic_arn, or to a topic made here with optional email subscriptions; thresholds"
+  type = object({
+    enabled   = optional(bool, true)
+    topic_arn = optional(string)
+    emails    = optional(list(string), [])
+    thresholds = optional(object({
+      iterator_age_ms     = optional(number, 60000)
+      sync_lag_seconds    = optional(number, 300)
+      free_storage_mib    = optional(number, 2048)
+      jvm_memory_pressure = optional(number, 80)
+      evaluation_minutes  = optional(number, 5)
+    }), {})
+  })
+  default  = {}
+  nullable = false
 }

@@ -11,3 +11,4 @@ output "search_function_name" { value = module.system.search_function_name }
 output "dlq_url" { value = module.system.dlq_url }
 output "opensearch_domain_arn" { value = module.system.opensearch_domain_arn }
 output "sync_function_role_arn" { value = module.system.sync_function_role_arn }
+output "alarm_topic_arn" { value = module.system.alarm_topic_arn }

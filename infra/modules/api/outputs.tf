@@ -36,3 +36,14 @@ output "access_log_group_name" {
   description = "Name of the stage's access log group"
   value       = try(aws_cloudwatch_log_group.access[0].name, null)
 }
+
+output "api_keys" {
+  description = "API key values by client name (var.api_clients), to send as x-api-key"
+  value       = { for client, key in aws_api_gateway_api_key.this : client => key.value }
+  sensitive   = true
+}
+
+output "web_acl_arn" {
+  description = "ARN of the web ACL associated with the stage (yours or this module's); null for none"
+  value       = var.create && (var.web_acl_arn != null || var.waf != null) ? local.web_acl_arn : null
+}

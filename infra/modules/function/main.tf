@@ -50,6 +50,17 @@ resource "aws_iam_role" "this" {
   tags               = var.tags
 }
 
+# In a VPC, Lambda manages the function's network interfaces with the role's rights (ec2
+# actions without resource-level permissions): AWS's managed policy for exactly that.
+resource "aws_iam_role_policy_attachment" "vpc" {
+  count = var.create && length(var.vpc_subnet_ids) > 0 ? 1 : 0
+
+  role       = aws_iam_role.this[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+}
+
+data "aws_partition" "current" {}
+
 resource "aws_iam_role_policy" "this" {
   count = var.create ? 1 : 0
 
@@ -65,6 +76,8 @@ resource "aws_iam_role_policy" "this" {
 resource "aws_cloudwatch_log_group" "this" {
   count = var.create ? 1 : 0
 
+  #checkov:skip=CKV_AWS_158:A customer managed key is optional (var.log_kms_key_arn); without one CloudWatch Logs still encrypts the group at rest with its own keys.
+
   name              = "/aws/lambda/${var.name}"
   retention_in_days = var.log_retention_in_days
   kms_key_id        = var.log_kms_key_arn
@@ -75,7 +88,8 @@ resource "aws_lambda_function" "this" {
   count = var.create ? 1 : 0
 
   #checkov:skip=CKV_AWS_116:This system's functions are only invoked synchronously (by an event source mapping, whose on-failure destination is the caller's queue, or by API Gateway, which returns errors to its caller); an async DLQ would never receive anything.
-  #checkov:skip=CKV_AWS_117:No VPC: the functions reach DynamoDB Streams, SQS, CloudWatch Logs and the domain's public (SigV4-guarded) endpoint without NAT gateways or VPC endpoints.
+  #checkov:skip=CKV_AWS_117:VPC placement is optional (var.vpc_subnet_ids); by default the functions reach DynamoDB Streams, SQS, CloudWatch Logs and the domain's SigV4-guarded endpoint without NAT gateways or VPC endpoints.
+  #checkov:skip=CKV_AWS_173:The environment holds no secrets (endpoint URL, alias, queue URL, log settings); Lambda encrypts it at rest with its service key, and var.kms_key_arn takes a customer managed key.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile, which neither the local stack nor the reproducible zip build has; the zip is pinned by source_code_hash.
   function_name    = var.name
   description      = var.description
@@ -99,6 +113,14 @@ resource "aws_lambda_function" "this" {
     mode = var.tracing_mode
   }
 
+  dynamic "vpc_config" {
+    for_each = length(var.vpc_subnet_ids) > 0 ? [1] : []
+    content {
+      subnet_ids         = var.vpc_subnet_ids
+      security_group_ids = var.vpc_security_group_ids
+    }
+  }
+
   tags = var.tags
 
   lifecycle {
@@ -108,5 +130,5 @@ resource "aws_lambda_function" "this" {
     }
   }
 
-  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this]
+  depends_on = [aws_cloudwatch_log_group.this, aws_iam_role_policy.this, aws_iam_role_policy_attachment.vpc]
 }

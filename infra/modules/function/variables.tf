@@ -60,13 +60,23 @@ variable "memory_size" {
   type        = number
   default     = 256
   nullable    = false
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240
+    error_message = "memory_size must be between 128 and 10240 MB."
+  }
 }
 
 variable "timeout" {
-  description = "Timeout of one invocation, in seconds"
+  description = "Timeout of one invocation, in seconds (1-900)"
   type        = number
   default     = 60
   nullable    = false
+
+  validation {
+    condition     = var.timeout >= 1 && var.timeout <= 900
+    error_message = "timeout must be between 1 and 900 seconds."
+  }
 }
 
 variable "reserved_concurrent_executions" {
@@ -74,6 +84,11 @@ variable "reserved_concurrent_executions" {
   type        = number
   default     = -1
   nullable    = false
+
+  validation {
+    condition     = var.reserved_concurrent_executions >= -1
+    error_message = "reserved_concurrent_executions must be -1 (none reserved) or more."
+  }
 }
 
 variable "environment_variables" {
@@ -119,14 +134,42 @@ variable "policy_json" {
 }
 
 variable "log_retention_in_days" {
-  description = "Retention of the function's log group, in days"
+  description = "Retention of the function's log group, in days (one of CloudWatch Logs' values)"
   type        = number
   default     = 365
   nullable    = false
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  }
 }
 
 variable "log_kms_key_arn" {
   description = "KMS key encrypting the function's log group; null uses CloudWatch Logs' own encryption"
   type        = string
   default     = null
+}
+
+################################################################################
+# Network
+################################################################################
+
+variable "vpc_subnet_ids" {
+  description = "Subnets to run the function in (it then needs VPC endpoints or a NAT to reach AWS APIs); empty for no VPC"
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "vpc_security_group_ids" {
+  description = "Security groups of the function's network interfaces (with vpc_subnet_ids)"
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = length(var.vpc_security_group_ids) > 0 || length(var.vpc_subnet_ids) == 0
+    error_message = "vpc_security_group_ids must name at least one group when vpc_subnet_ids is set."
+  }
 }

@@ -6,8 +6,20 @@ locals {
   # Known before the domain exists, so the access policy can be part of the create call.
   domain_arn = "arn:${data.aws_partition.current.partition}:es:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:domain/${var.domain_name}"
 
-  principals = compact(concat(var.access_principal_arns, [var.admin_principal_arn]))
-  log_types  = var.create ? toset(var.log_types) : toset([])
+  log_types = var.create ? toset(var.log_types) : toset([])
+
+  # The only paths the sync function calls, both with POST: <alias>/_bulk writes, <alias>/_mget
+  # resolves version conflicts. IAM matches OpenSearch requests by URL path, so neither it nor
+  # anyone holding its credentials can create, delete or read other indices.
+  sync_resources = [for action in ["_bulk", "_mget"] : "${local.domain_arn}/${var.index_alias}/${action}"]
+
+  # Bodies of _bulk/_mget may not name an index of their own: the alias in the path is the only
+  # index a request reaches (what the sync's path-scoped permission relies on).
+  advanced_options = merge({
+    "rest.action.multi.allow_explicit_index" = "false"
+    # AWS's and LocalStack's default, said so that a second plan has nothing to add.
+    "override_main_response_version" = "false"
+  }, var.advanced_options)
 
   search_function      = var.create && var.search_function != null
   search_function_name = local.search_function ? coalesce(var.search_function.name, "${var.domain_name}-api") : null
@@ -16,8 +28,8 @@ locals {
   # execute API (a document it read, evaluated in memory against the request's query). Its
   # role and the domain's policy both stop there, so it can read the index and nothing else.
   search_resources = local.search_function ? [
-    "${local.domain_arn}/${var.search_function.index_alias}/_search",
-    "${local.domain_arn}/${var.search_function.index_alias}/_mget",
+    "${local.domain_arn}/${var.index_alias}/_search",
+    "${local.domain_arn}/${var.index_alias}/_mget",
     "${local.domain_arn}/_scripts/painless/_execute",
   ] : []
 }
@@ -29,19 +41,34 @@ locals {
 data "aws_iam_policy_document" "access" {
   count = var.create ? 1 : 0
 
-  statement {
-    sid       = "SyncAndAdmin"
-    actions   = ["es:ESHttp*"]
-    resources = ["${local.domain_arn}/*"]
-    principals {
-      type        = "AWS"
-      identifiers = local.principals
+  # For principals of the same account an allow in either the domain policy or the principal's
+  # own policy is enough: each principal gets exactly its own statement here, none more.
+  dynamic "statement" {
+    for_each = var.sync_principal_arn == null ? [] : [var.sync_principal_arn]
+    content {
+      sid       = "SyncWrites"
+      actions   = ["es:ESHttpPost"]
+      resources = local.sync_resources
+      principals {
+        type        = "AWS"
+        identifiers = [statement.value]
+      }
     }
   }
 
-  # The search function's role gets its own, narrower statement: for principals of the same
-  # account, an allow in either the domain policy or the role's policy is enough, so listing
-  # the role above would give it every es:ESHttp* action whatever its own policy says.
+  dynamic "statement" {
+    for_each = var.admin_principal_arn == null ? [] : [var.admin_principal_arn]
+    content {
+      sid       = "Admin"
+      actions   = ["es:ESHttp*"]
+      resources = ["${local.domain_arn}/*"]
+      principals {
+        type        = "AWS"
+        identifiers = [statement.value]
+      }
+    }
+  }
+
   dynamic "statement" {
     for_each = local.search_function ? [1] : []
     content {
@@ -63,15 +90,17 @@ data "aws_iam_policy_document" "access" {
 resource "aws_opensearch_domain" "this" {
   count = var.create ? 1 : 0
 
-  #checkov:skip=CKV_AWS_137:A public endpoint guarded by a SigV4 access policy naming the function role: the function runs outside a VPC (no NAT/VPC endpoints to pay for); put both in a VPC if policy demands it.
-  #checkov:skip=CKV_AWS_248:No VPC (see CKV_AWS_137), hence no security group at all, default or not.
+  #checkov:skip=CKV_AWS_137:VPC placement is optional (var.vpc); without it the public endpoint admits only the principals the SigV4 access policy names, each limited to its own paths.
+  #checkov:skip=CKV_AWS_248:Security groups are the caller's (var.vpc.security_group_ids); without a VPC there is none, default or not.
   #checkov:skip=CKV2_AWS_52:Fine-grained access control would add a second authorization layer (internal users or role mappings created through the security plugin); access is already limited to named IAM principals by the domain policy.
   #checkov:skip=CKV_AWS_318:Dedicated masters are optional (var.dedicated_master): a single-node development domain does not need three.
   #checkov:skip=CKV2_AWS_59:Dedicated masters are optional (var.dedicated_master), as above.
+  #checkov:skip=CKV_AWS_247:Encrypted at rest by default (var.encrypt_at_rest) with OpenSearch's AWS managed key; var.kms_key_id takes a customer managed key.
   #checkov:skip=CKV_AWS_317:Audit logs need fine-grained access control (see CKV2_AWS_52); application and slow logs are published (var.log_types).
-  domain_name     = var.domain_name
-  engine_version  = var.engine_version
-  access_policies = data.aws_iam_policy_document.access[0].json
+  domain_name      = var.domain_name
+  engine_version   = var.engine_version
+  access_policies  = data.aws_iam_policy_document.access[0].json
+  advanced_options = local.advanced_options
 
   cluster_config {
     instance_type            = var.instance_type
@@ -109,6 +138,14 @@ resource "aws_opensearch_domain" "this" {
     tls_security_policy = var.tls_security_policy
   }
 
+  dynamic "vpc_options" {
+    for_each = var.vpc == null ? [] : [var.vpc]
+    content {
+      subnet_ids         = vpc_options.value.subnet_ids
+      security_group_ids = vpc_options.value.security_group_ids
+    }
+  }
+
   dynamic "log_publishing_options" {
     for_each = local.log_types
     content {
@@ -127,8 +164,16 @@ resource "aws_opensearch_domain" "this" {
 
   lifecycle {
     precondition {
-      condition     = length(local.principals) > 0
-      error_message = "Name at least one principal (access_principal_arns or admin_principal_arn): the domain admits no one else."
+      condition     = var.zone_awareness == null || var.instance_count % coalesce(var.zone_awareness, 1) == 0
+      error_message = "instance_count must be a multiple of zone_awareness (the zones get equal shares)."
+    }
+    precondition {
+      condition     = var.vpc == null || length(try(var.vpc.subnet_ids, [])) == coalesce(var.zone_awareness, 1)
+      error_message = "In a VPC the domain needs one subnet per zone: as many subnet_ids as zone_awareness (one without it)."
+    }
+    precondition {
+      condition     = var.sync_principal_arn != null || var.admin_principal_arn != null
+      error_message = "Name at least one principal (sync_principal_arn or admin_principal_arn): the domain admits no one else."
     }
   }
 
@@ -141,6 +186,8 @@ resource "aws_opensearch_domain" "this" {
 
 resource "aws_cloudwatch_log_group" "this" {
   for_each = local.log_types
+
+  #checkov:skip=CKV_AWS_158:A customer managed key is optional (var.log_kms_key_arn); without one CloudWatch Logs still encrypts the group at rest with its own keys.
 
   name              = "/aws/opensearch/${var.domain_name}/${lower(each.value)}"
   retention_in_days = var.log_retention_in_days
@@ -209,11 +256,13 @@ module "search_function" {
   reserved_concurrent_executions = try(var.search_function.reserved_concurrent_executions, null)
   kms_key_arn                    = try(var.search_function.kms_key_arn, null)
   tracing_mode                   = try(var.search_function.tracing_mode, null)
+  vpc_subnet_ids                 = try(var.search_function.vpc_subnet_ids, [])
+  vpc_security_group_ids         = try(var.search_function.vpc_security_group_ids, [])
 
   environment_variables = local.search_function ? {
     OPENSEARCH_ENDPOINT     = "${var.endpoint_scheme}://${trimsuffix(aws_opensearch_domain.this[0].endpoint, "/")}"
     OPENSEARCH_AUTH         = var.search_function.opensearch_auth
-    INDEX_ALIAS             = var.search_function.index_alias
+    INDEX_ALIAS             = var.index_alias
     POWERTOOLS_SERVICE_NAME = "ddb-opensearch-sync-search"
     POWERTOOLS_LOG_LEVEL    = var.search_function.log_level
   } : {}

@@ -38,15 +38,25 @@ variable "instance_type" {
 }
 
 variable "instance_count" {
-  description = "Number of data nodes"
+  description = "Number of data nodes (1-80)"
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.instance_count >= 1 && var.instance_count <= 80 && floor(var.instance_count) == var.instance_count
+    error_message = "instance_count must be a whole number between 1 and 80."
+  }
 }
 
 variable "zone_awareness" {
   description = "Spread data nodes over availability zones: null for one zone, else the number of zones (2 or 3; instance_count must be a multiple)"
   type        = number
   default     = null
+
+  validation {
+    condition     = var.zone_awareness == null || contains([2, 3], coalesce(var.zone_awareness, 0))
+    error_message = "zone_awareness must be null, 2 or 3."
+  }
 }
 
 variable "dedicated_master" {
@@ -56,12 +66,36 @@ variable "dedicated_master" {
     count         = optional(number, 3)
   })
   default = null
+
+  validation {
+    condition     = var.dedicated_master == null || contains([3, 5], try(var.dedicated_master.count, 0))
+    error_message = "dedicated_master.count must be 3 or 5 (an odd quorum that survives one zone's loss)."
+  }
 }
 
 variable "volume_size" {
-  description = "EBS (gp3) volume size of each data node, in GiB"
+  description = "EBS (gp3) volume size of each data node, in GiB (10-16384)"
   type        = number
   default     = 10
+
+  validation {
+    condition     = var.volume_size >= 10 && var.volume_size <= 16384
+    error_message = "volume_size must be between 10 and 16384 GiB (gp3's minimum is 10)."
+  }
+}
+
+variable "vpc" {
+  description = "Place the domain in a VPC: null for a public endpoint (still limited to the principals of the access policy), else subnets (one per zone of zone_awareness, or one) and security groups"
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.vpc == null || (length(try(var.vpc.subnet_ids, [])) >= 1 && length(try(var.vpc.security_group_ids, [])) >= 1)
+    error_message = "vpc needs at least one subnet and one security group."
+  }
 }
 
 ################################################################################
@@ -93,21 +127,43 @@ variable "enforce_https" {
 }
 
 variable "tls_security_policy" {
-  description = "TLS policy of the endpoint"
+  description = "TLS policy of the endpoint: TLS 1.2+ with forward secrecy only by default"
   type        = string
-  default     = "Policy-Min-TLS-1-2-2019-07"
+  default     = "Policy-Min-TLS-1-2-PFS-2023-10"
+
+  validation {
+    condition     = contains(["Policy-Min-TLS-1-2-PFS-2023-10", "Policy-Min-TLS-1-2-2019-07"], var.tls_security_policy)
+    error_message = "tls_security_policy must be Policy-Min-TLS-1-2-PFS-2023-10 or Policy-Min-TLS-1-2-2019-07 (TLS 1.0 is not offered)."
+  }
 }
 
-variable "access_principal_arns" {
-  description = "IAM principals (the sync function's role) allowed es:ESHttp* on this domain by its access policy"
-  type        = list(string)
-  default     = []
+variable "index_alias" {
+  description = "Alias of the index: the sync may POST <alias>/_bulk and <alias>/_mget, the search function GET/POST <alias>/_search, nothing else"
+  type        = string
+  default     = "books"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9_-]{0,254}$", var.index_alias))
+    error_message = "index_alias must be lowercase letters, digits, _ and -, not starting with _ or -."
+  }
+}
+
+variable "sync_principal_arn" {
+  description = "The sync function's role: the access policy lets it POST <index_alias>/_bulk and <index_alias>/_mget only; null for none"
+  type        = string
+  default     = null
 }
 
 variable "admin_principal_arn" {
-  description = "Optional IAM principal (role or user ARN) also allowed es:ESHttp* on this domain, e.g. to create the index; null for none"
+  description = "Optional IAM principal (role or user ARN) allowed every es:ESHttp* action on this domain (setup-index, reindex, backfill, reconcile); null for none"
   type        = string
   default     = null
+}
+
+variable "advanced_options" {
+  description = "Advanced options of the domain, merged over the module's (rest.action.multi.allow_explicit_index = false: bulk bodies may not name other indices)"
+  type        = map(string)
+  default     = {}
 }
 
 ################################################################################
@@ -126,9 +182,14 @@ variable "log_types" {
 }
 
 variable "log_retention_in_days" {
-  description = "Retention of the domain's log groups, in days"
+  description = "Retention of the domain's log groups, in days (one of CloudWatch Logs' values)"
   type        = number
   default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be one of CloudWatch Logs' retention values (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  }
 }
 
 variable "log_kms_key_arn" {
@@ -141,6 +202,11 @@ variable "endpoint_scheme" {
   description = "Scheme put before the domain's endpoint to make the endpoint URL output (https on AWS; http for LocalStack's path endpoints)"
   type        = string
   default     = "https"
+
+  validation {
+    condition     = contains(["https", "http"], var.endpoint_scheme)
+    error_message = "endpoint_scheme must be https or http."
+  }
 }
 
 variable "timeouts" {
@@ -158,7 +224,7 @@ variable "timeouts" {
 ################################################################################
 
 variable "search_function" {
-  description = "The search API's function (GET /books/search and /books/suggest): null for none, else its zip (scripts/build_lambda.py) and settings; it may only es:ESHttpGet/ESHttpPost <index_alias>/_search, <index_alias>/_mget and _scripts/painless/_execute"
+  description = "The search API's function (GET /books/search and /books/suggest): null for none, else its zip (scripts/build_lambda.py) and settings; it may only es:ESHttpGet/ESHttpPost <index_alias>/_search, <index_alias>/_mget and _scripts/painless/_execute; vpc_subnet_ids/vpc_security_group_ids place it in a VPC"
   type = object({
     zip_path                       = string
     name                           = optional(string)
@@ -168,11 +234,12 @@ variable "search_function" {
     memory_size                    = optional(number, 256)
     timeout                        = optional(number, 15)
     reserved_concurrent_executions = optional(number, -1)
-    index_alias                    = optional(string, "books")
     opensearch_auth                = optional(string, "sigv4")
     log_level                      = optional(string, "INFO")
     tracing_mode                   = optional(string, "PassThrough")
     kms_key_arn                    = optional(string)
+    vpc_subnet_ids                 = optional(list(string), [])
+    vpc_security_group_ids         = optional(list(string), [])
   })
   default = null
 

@@ -103,10 +103,12 @@ data "aws_iam_policy_document" "function" {
     resources = [var.stream_arn]
   }
 
+  # ListStreams has no resource-level permissions: only "*" matches (AWS's managed
+  # AWSLambdaDynamoDBExecutionRole writes it the same way). It reveals stream ARNs, no data.
   statement {
     sid       = "ListStreams"
     actions   = ["dynamodb:ListStreams"]
-    resources = ["${var.table_arn}/stream/*"]
+    resources = ["*"]
   }
 
   statement {
@@ -115,22 +117,19 @@ data "aws_iam_policy_document" "function" {
     resources = [aws_sqs_queue.dlq[0].arn]
   }
 
+  # The function's only requests: POST <alias>/_bulk and POST <alias>/_mget (index/writer.py).
+  # The domain refuses index names inside bulk bodies (allow_explicit_index = false), so the
+  # alias in the path is all it can write.
+  statement {
+    sid       = "SearchIndexWrites"
+    actions   = ["es:ESHttpPost"]
+    resources = [for action in ["_bulk", "_mget"] : "${var.opensearch_domain_arn}/${var.index_alias}/${action}"]
+  }
+
   statement {
     sid       = "DeadLetterBucket"
     actions   = ["s3:PutObject"]
     resources = ["${aws_s3_bucket.dead_letters[0].arn}/*"]
-  }
-
-  statement {
-    sid = "SearchDomain"
-    actions = [
-      "es:ESHttpDelete",
-      "es:ESHttpGet",
-      "es:ESHttpHead",
-      "es:ESHttpPost",
-      "es:ESHttpPut",
-    ]
-    resources = [var.opensearch_domain_arn, "${var.opensearch_domain_arn}/*"]
   }
 
   dynamic "statement" {
@@ -159,6 +158,8 @@ module "function" {
   reserved_concurrent_executions = var.reserved_concurrent_executions
   kms_key_arn                    = var.kms_key_arn
   tracing_mode                   = var.tracing_mode
+  vpc_subnet_ids                 = var.vpc_subnet_ids
+  vpc_security_group_ids         = var.vpc_security_group_ids
 
   environment_variables = merge({
     OPENSEARCH_ENDPOINT     = var.opensearch_endpoint_url
@@ -197,6 +198,14 @@ resource "aws_lambda_event_source_mapping" "this" {
   bisect_batch_on_function_error     = var.bisect_batch_on_function_error
   maximum_retry_attempts             = var.maximum_retry_attempts
   maximum_record_age_in_seconds      = var.maximum_record_age_in_seconds
+
+  # The mapping's own metrics (events polled, filtered, failed): off unless asked for.
+  dynamic "metrics_config" {
+    for_each = var.mapping_metrics_enabled ? [1] : []
+    content {
+      metrics = ["EventCount"]
+    }
+  }
 
   destination_config {
     on_failure {

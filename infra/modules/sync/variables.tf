@@ -20,12 +20,6 @@ variable "tags" {
 # Inputs from the other modules
 ################################################################################
 
-variable "table_arn" {
-  description = "ARN of the DynamoDB table whose stream the function reads"
-  type        = string
-  default     = null
-}
-
 variable "stream_arn" {
   description = "ARN of the table's stream (view type NEW_AND_OLD_IMAGES)"
   type        = string
@@ -231,12 +225,22 @@ variable "parallelization_factor" {
   description = "Concurrent batches per shard (1-10); above 1, records of one item stay ordered but items interleave; see the reasons at batch_size (LocalStack polls one batch at a time whatever it says)"
   type        = number
   default     = 1
+
+  validation {
+    condition     = var.parallelization_factor >= 1 && var.parallelization_factor <= 10 && floor(var.parallelization_factor) == var.parallelization_factor
+    error_message = "parallelization_factor must be a whole number between 1 and 10."
+  }
 }
 
 variable "starting_position" {
   description = "Where the mapping starts reading the stream: TRIM_HORIZON loses nothing written before it was enabled"
   type        = string
   default     = "TRIM_HORIZON"
+
+  validation {
+    condition     = contains(["TRIM_HORIZON", "LATEST"], var.starting_position)
+    error_message = "starting_position must be TRIM_HORIZON or LATEST."
+  }
 }
 
 variable "enabled" {
@@ -246,9 +250,28 @@ variable "enabled" {
 }
 
 variable "dlq_message_retention_seconds" {
-  description = "How long the dead-letter queue keeps failure records, in seconds (max 14 days)"
+  description = "How long the dead-letter queue keeps failure records, in seconds (60 s to 14 days)"
   type        = number
   default     = 1209600
+
+  validation {
+    condition     = var.dlq_message_retention_seconds >= 60 && var.dlq_message_retention_seconds <= 1209600
+    error_message = "dlq_message_retention_seconds must be between 60 and 1209600."
+  }
+}
+
+variable "vpc_subnet_ids" {
+  description = "Subnets to run the function in (with a domain in a VPC; the function then needs VPC endpoints or a NAT for DynamoDB Streams, SQS and CloudWatch); empty for no VPC"
+  type        = list(string)
+  default     = []
+  nullable    = false
+}
+
+variable "vpc_security_group_ids" {
+  description = "Security groups of the function's network interfaces (with vpc_subnet_ids)"
+  type        = list(string)
+  default     = []
+  nullable    = false
 }
 
 variable "dead_letter_bucket_force_destroy" {
@@ -261,6 +284,13 @@ variable "dlq_kms_key_id" {
   description = "KMS key of the dead-letter queue; null uses SQS managed encryption (SSE-SQS)"
   type        = string
   default     = null
+}
+
+variable "mapping_metrics_enabled" {
+  description = "Whether the event source mapping publishes its own metrics (EventCount: polled, filtered, invoked, failed events)"
+  type        = bool
+  default     = true
+  nullable    = false
 }
 
 ################################################################################

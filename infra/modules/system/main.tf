@@ -29,9 +29,19 @@ module "api" {
   name                  = var.name
   table_name            = module.table.table_name
   table_arn             = module.table.table_arn
-  authorization         = var.authorization
-  web_acl_arn           = var.web_acl_arn
   log_retention_in_days = var.log_retention_in_days
+
+  # Who may call which operation, per-client limits and the network edge (see variables).
+  authorization          = var.api.authorization
+  cognito_user_pool_arns = var.api.cognito_user_pool_arns
+  api_key_required       = var.api.api_key_required
+  api_clients            = var.api.clients
+  usage_plan             = var.api.usage_plan
+  search_throttling      = var.api.search_throttling
+  web_acl_arn            = var.api.web_acl_arn
+  waf                    = var.api.waf
+  endpoint_type          = var.api.endpoint_type
+  vpc_endpoint_ids       = var.api.vpc_endpoint_ids
 
   search_function = {
     name       = module.search.search_function_name
@@ -42,22 +52,27 @@ module "api" {
 module "search" {
   source = "../search"
 
-  domain_name           = "${var.name}-search"
-  access_principal_arns = [module.sync.role_arn]
-  admin_principal_arn   = var.admin_principal_arn
+  domain_name         = "${var.name}-search"
+  index_alias         = var.index_alias
+  sync_principal_arn  = module.sync.role_arn
+  admin_principal_arn = var.admin_principal_arn
 
   search_function = {
-    zip_path        = coalesce(var.search_function_zip_path, "${local.build}/search-function.zip")
-    index_alias     = var.index_alias
-    opensearch_auth = var.opensearch_auth
+    zip_path               = coalesce(var.search_function_zip_path, "${local.build}/search-function.zip")
+    opensearch_auth        = var.opensearch_auth
+    vpc_subnet_ids         = try(var.function_vpc.subnet_ids, [])
+    vpc_security_group_ids = try(var.function_vpc.security_group_ids, [])
   }
 
-  instance_type  = var.opensearch.instance_type
-  instance_count = var.opensearch.instance_count
-  zone_awareness = var.opensearch.zone_awareness
-  volume_size    = var.opensearch.volume_size
-  timeouts       = var.opensearch.timeouts
-  log_types      = var.opensearch.log_types
+  instance_type       = var.opensearch.instance_type
+  instance_count      = var.opensearch.instance_count
+  zone_awareness      = var.opensearch.zone_awareness
+  dedicated_master    = var.opensearch.dedicated_master
+  volume_size         = var.opensearch.volume_size
+  timeouts            = var.opensearch.timeouts
+  log_types           = var.opensearch.log_types
+  tls_security_policy = var.opensearch.tls_security_policy
+  vpc                 = var.opensearch.vpc
 
   encrypt_at_rest         = var.opensearch.encryption
   node_to_node_encryption = var.opensearch.encryption
@@ -66,11 +81,26 @@ module "search" {
   log_retention_in_days = var.log_retention_in_days
 }
 
+module "alarms" {
+  source = "../alarms"
+
+  create               = var.alarms.enabled
+  name                 = var.name
+  alarm_topic_arn      = var.alarms.topic_arn
+  alarm_emails         = var.alarms.emails
+  thresholds           = var.alarms.thresholds
+  dlq_name             = "${var.name}-sync-dlq"
+  sync_function_name   = module.sync.function_name
+  search_function_name = module.search.search_function_name
+  api_name             = "${var.name}-api"
+  api_stage_name       = module.api.stage_name
+  domain_name          = "${var.name}-search"
+}
+
 module "sync" {
   source = "../sync"
 
   name                    = var.name
-  table_arn               = module.table.table_arn
   stream_arn              = module.table.table_stream_arn
   opensearch_domain_arn   = module.search.domain_arn
   opensearch_endpoint_url = module.search.endpoint_url
@@ -85,4 +115,7 @@ module "sync" {
   maximum_record_age_in_seconds      = var.stream.maximum_record_age_in_seconds
   dead_letter_bucket_force_destroy   = var.stream.dead_letter_bucket_force_destroy
   log_retention_in_days              = var.log_retention_in_days
+
+  vpc_subnet_ids         = try(var.function_vpc.subnet_ids, [])
+  vpc_security_group_ids = try(var.function_vpc.security_group_ids, [])
 }

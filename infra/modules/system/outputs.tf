@@ -49,3 +49,8 @@ output "sync_function_role_arn" {
   description = "ARN of the sync function's execution role (the principal the domain admits beside the admin)"
   value       = module.sync.role_arn
 }
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify (null when alarms are off)"
+  value       = module.alarms.alarm_topic_arn
+}

@@ -52,16 +52,34 @@ variable "deletion_protection_enabled" {
   default     = false
 }
 
-variable "authorization" {
-  description = "Authorization of the API's operations: NONE (public) or AWS_IAM (SigV4-signed callers with execute-api:Invoke)"
-  type        = string
-  default     = "NONE"
-}
-
-variable "web_acl_arn" {
-  description = "WAFv2 web ACL to associate with the API stage; null for none"
-  type        = string
-  default     = null
+variable "api" {
+  description = "The API's callers: authorization per operation group (writes, reads, search: NONE, AWS_IAM or COGNITO_USER_POOLS; AWS_IAM by default), Cognito user pools, API keys (required or not, one per client, the usage plan's limits), search's own throttle, a web ACL (yours, or one made with a per-IP rate rule), the endpoint type (PRIVATE needs execute-api VPC endpoints). See modules/api."
+  type = object({
+    authorization = optional(object({
+      writes = optional(string, "AWS_IAM")
+      reads  = optional(string, "AWS_IAM")
+      search = optional(string, "AWS_IAM")
+    }), {})
+    cognito_user_pool_arns = optional(list(string), [])
+    api_key_required       = optional(bool, false)
+    clients                = optional(list(string), [])
+    usage_plan = optional(object({
+      rate_limit    = optional(number, 10)
+      burst_limit   = optional(number, 20)
+      quota_per_day = optional(number)
+    }), {})
+    search_throttling = optional(object({
+      enabled     = optional(bool, true)
+      rate_limit  = optional(number, 20)
+      burst_limit = optional(number, 40)
+    }), {})
+    web_acl_arn      = optional(string)
+    waf              = optional(object({ rate_limit_per_5_minutes = optional(number, 1000) }))
+    endpoint_type    = optional(string, "REGIONAL")
+    vpc_endpoint_ids = optional(list(string), [])
+  })
+  default  = {}
+  nullable = false
 }
 
 variable "localstack_endpoint" {
@@ -87,7 +105,7 @@ variable "opensearch_auth" {
 }
 
 variable "opensearch" {
-  description = "The domain: data nodes, encryption (at rest and node to node), the endpoint URL's scheme, published log types, create/update/delete timeouts (unset ones: the search module's 60m/60m/90m)"
+  description = "The domain: data nodes (type, count, zones), dedicated masters, volume, encryption (at rest and node to node), the endpoint URL's scheme and TLS policy, published log types, VPC placement, create/update/delete timeouts (unset ones: the search module's 60m/60m/90m)"
   type = object({
     instance_type   = optional(string, "t3.small.search")
     instance_count  = optional(number, 1)
@@ -96,7 +114,16 @@ variable "opensearch" {
     encryption      = optional(bool, true)
     endpoint_scheme = optional(string, "https")
     log_types       = optional(list(string), ["ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"])
-    timeouts        = optional(object({ create = optional(string), update = optional(string), delete = optional(string) }), {})
+    dedicated_master = optional(object({
+      instance_type = string
+      count         = optional(number, 3)
+    }))
+    tls_security_policy = optional(string, "Policy-Min-TLS-1-2-PFS-2023-10")
+    vpc = optional(object({
+      subnet_ids         = list(string)
+      security_group_ids = list(string)
+    }))
+    timeouts = optional(object({ create = optional(string), update = optional(string), delete = optional(string) }), {})
   })
   default  = {}
   nullable = false
@@ -115,6 +142,37 @@ variable "stream" {
     maximum_retry_attempts             = optional(number, 10000)
     maximum_record_age_in_seconds      = optional(number, 75600)
     dead_letter_bucket_force_destroy   = optional(bool, false)
+  })
+  default  = {}
+  nullable = false
+}
+
+variable "function_vpc" {
+  description = "Run both functions in a VPC (needed when the domain is in one): subnets and security groups; they then need VPC endpoints or a NAT for DynamoDB Streams, SQS and CloudWatch. null for no VPC"
+  type = object({
+    subnet_ids         = list(string)
+    security_group_ids = list(string)
+  })
+  default = null
+}
+
+################################################################################
+# Alarms
+################################################################################
+
+variable "alarms" {
+  description = "Alarms (dead-letter queue, iterator age, end-to-end lag, function errors and throttles, API 5XX, cluster red/yellow, free storage, JVM memory pressure) and their dashboard: to topic_arn, or to a topic made here with optional email subscriptions; thresholds as in modules/alarms"
+  type = object({
+    enabled   = optional(bool, true)
+    topic_arn = optional(string)
+    emails    = optional(list(string), [])
+    thresholds = optional(object({
+      iterator_age_ms     = optional(number, 60000)
+      sync_lag_seconds    = optional(number, 300)
+      free_storage_mib    = optional(number, 2048)
+      jvm_memory_pressure = optional(number, 80)
+      evaluation_minutes  = optional(number, 5)
+    }), {})
   })
   default  = {}
   nullable = false

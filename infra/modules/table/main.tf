@@ -9,6 +9,7 @@ locals {
 resource "aws_dynamodb_table" "this" {
   count = var.create ? 1 : 0
 
+  #checkov:skip=CKV_AWS_119:Always encrypted at rest (DynamoDB's AWS owned key by default); var.table_kms_key_arn takes a customer managed key.
   #checkov:skip=CKV_AWS_28:Point-in-time recovery is var.point_in_time_recovery_enabled (default true): on in the AWS env, off only on the local stack, whose data is throwaway.
 
   name         = local.table_name

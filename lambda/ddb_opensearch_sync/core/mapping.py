@@ -73,6 +73,7 @@ __all__ = [
     "index_settings",
     "index_template",
     "mapping_digest",
+    "slowlog_settings",
     "template_name",
 ]
 
@@ -156,6 +157,27 @@ def index_settings() -> dict[str, Any]:
                 "total_fields": {"limit": TOTAL_FIELDS_LIMIT},
             },
             "analysis": _ANALYSIS,
+        }
+    }
+
+
+# Thresholds of the slow logs (dynamic settings, so outside the mapping digest): with them the
+# domain's INDEX_SLOW_LOGS / SEARCH_SLOW_LOGS groups get content. Lower levels log sooner.
+SLOWLOG_THRESHOLDS = {"warn": "5s", "info": "1s", "debug": "500ms"}
+
+
+def slowlog_settings() -> dict[str, Any]:
+    """Slow-log thresholds of an index: searches (query and fetch) and indexing."""
+    kinds = {
+        "search.slowlog.threshold.query": SLOWLOG_THRESHOLDS,
+        "search.slowlog.threshold.fetch": SLOWLOG_THRESHOLDS,
+        "indexing.slowlog.threshold.index": SLOWLOG_THRESHOLDS,
+    }
+    return {
+        "index": {
+            f"{kind}.{level}": value
+            for kind, levels in kinds.items()
+            for level, value in levels.items()
         }
     }
 

@@ -20,6 +20,7 @@ from ..core.mapping import (
     index_body,
     index_template,
     mapping_digest,
+    slowlog_settings,
     template_name,
 )
 from .aliases import IndexSetupError, alias_targets, current_index, write_index
@@ -88,7 +89,20 @@ def _generation_of(meta: dict[str, Any]) -> int | None:
 def setup_index(
     client: OpenSearch, alias: str, *, generation: int = INDEX_GENERATION
 ) -> SetupResult:
-    """Create (or confirm) the template, the concrete index and the alias. Idempotent.
+    """Create (or confirm) the template, the concrete index and the alias, and set the alias's
+    index's slow-log thresholds (dynamic settings: any index takes them). Idempotent.
+
+    See `_setup_index` for how an existing alias is treated.
+    """
+    result = _setup_index(client, alias, generation=generation)
+    client.indices.put_settings(index=result.index, body=slowlog_settings())
+    return result
+
+
+def _setup_index(
+    client: OpenSearch, alias: str, *, generation: int = INDEX_GENERATION
+) -> SetupResult:
+    """Create (or confirm) the template, the concrete index and the alias.
 
     An alias that already exists is left where it points (a reindex may have moved it). Its
     write index is checked against the current mapping (``_meta.mapping_digest``): an outdated

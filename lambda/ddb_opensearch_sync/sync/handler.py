@@ -23,6 +23,7 @@ from ..index.purge import start_purge
 from ..index.writer import BulkWriter
 from .batch import BatchReport, BatchSyncer
 from .deadletter import DeadLetterSink, LogDeadLetters, SqsDeadLetters
+from .lag import record_end_to_end_lag
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -112,6 +113,7 @@ def _purge(syncer: BatchSyncer) -> dict[str, Any]:
 def handler(
     event: dict[str, Any], context: LambdaContext
 ) -> PartialItemFailureResponse | dict[str, Any]:
+    started = time.monotonic()
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + remaining - min(SAFETY_MARGIN, remaining / 10)
     syncer = build_syncer(Settings.from_env(), context.function_name)
@@ -122,4 +124,5 @@ def handler(
     if report.failed:
         _lift_expired_block(syncer)
     _record_metrics(report)
+    record_end_to_end_lag(metrics, report, started)  # issue 13: the sync-lag alarm's metric
     return response

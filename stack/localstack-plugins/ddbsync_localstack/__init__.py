@@ -9,4 +9,6 @@
   AWS (an ``on_infra_start`` hook), because the stock poller forwards one batch per interval.
 - ``vtl_jsonpath``: API Gateway's VTL ``$input.json``/``$input.path`` compile each JSONPath once
   (an ``on_infra_start`` hook), because compiling it on every call was most of an API request.
+- ``loopback_server``: the gateway's twisted server bound to ``GATEWAY_LISTEN``'s loopback
+  host (``GATEWAY_SERVER=twisted-loopback``), because the stock one listens on every interface.
 """
