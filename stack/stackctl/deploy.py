@@ -142,6 +142,15 @@ def deployed_values(settings: dict[str, str], paths: Paths) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 
+# What tflocal needs on this machine, for deploy and for the tests' own plans alike.
+TFLOCAL_ENV = {
+    "DISABLE_DEPRECATION_NOTICE": "1",  # tflocal's banner
+    # S3 at the gateway's own host: tflocal then uses path-style requests, which need no
+    # DNS for <bucket>.s3.localhost.localstack.cloud (absent here).
+    "S3_HOSTNAME": "localhost",
+}
+
+
 def terraform_env(settings: dict[str, str], files: DeployFiles) -> dict[str, str]:
     # tflocal takes any <SERVICE>_ENDPOINT variable as that service's endpoint, so the
     # OPENSEARCH_ENDPOINT that `make env` exports would send Terraform's OpenSearch API calls
@@ -157,10 +166,7 @@ def terraform_env(settings: dict[str, str], files: DeployFiles) -> dict[str, str
         "TF_CLI_CONFIG_FILE": str(terraform_cli_config(files.folder / "terraformrc")),
         "TF_DATA_DIR": str(files.tf_data),
         "TF_IN_AUTOMATION": "1",
-        "DISABLE_DEPRECATION_NOTICE": "1",  # tflocal's banner
-        # S3 at the gateway's own host: tflocal then uses path-style requests, which need no
-        # DNS for <bucket>.s3.localhost.localstack.cloud (absent here).
-        "S3_HOSTNAME": "localhost",
+        **TFLOCAL_ENV,
         # The zip paths are inputs of the local root; absolute paths keep -chdir simple.
         **{f"TF_VAR_{f}_function_zip_path": str(function_zip(f)) for f in FUNCTIONS},
         "TF_VAR_localstack_endpoint": endpoint,

@@ -9,6 +9,7 @@ refresh have made the change searchable on their own (about a second here).
 from __future__ import annotations
 
 import base64
+import secrets
 from typing import Any
 
 import pytest
@@ -72,8 +73,12 @@ def ids(page: dict[str, Any]) -> list[str]:
 def test_create_replace_delete_then_an_immediate_search_with_the_token_reflects_it(
     writes: Writes, marker: str
 ):
-    for round_ in range(ROUNDS):
-        first, second = f"{marker}alpha{round_}", f"{marker}omega{round_}"  # no typo apart
+    for _ in range(ROUNDS):
+        # Words of their own per round, more than a typo apart from every other round's
+        # (`omega0` and `omega1` match fuzzily, and an earlier round's delete need not have
+        # reached the index yet: its token is not in this round's searches).
+        first = f"{marker}alpha{secrets.token_hex(4)}"
+        second = f"{marker}omega{secrets.token_hex(4)}"
         book = {"title": f"Round {first}", "author": "Tester", "tags": [marker], "year": 1970}
 
         # created: found at once, counted, its facets too

@@ -1,8 +1,8 @@
 """The local stack listens on loopback only: nothing another machine could reach.
 
-Every process of the running stack (LocalStack, the OpenSearch node, and what they started:
-Lambda runtimes, ...) is found from the pid files ``stackctl up`` writes; each listening TCP
-socket they hold must be bound to 127.0.0.1 or ::1. A function runs as a host process here, so
+Every process of the running stack (LocalStack, the OpenSearch node, the console, and what they
+started: Lambda runtimes, ...) is found from the pid files ``stackctl up`` writes; each listening
+TCP socket they hold must be bound to 127.0.0.1 or ::1. A function runs as a host process here, so
 a gateway reachable from the network would run anyone's code on this machine.
 """
 
@@ -13,6 +13,8 @@ import ipaddress
 import psutil
 import pytest
 
+from stackctl.console import CONSOLE
+from stackctl.processes import read_pid
 from stackctl.services import SERVICES
 from stackctl.settings import Paths, load_settings
 from tests.support.api import BooksApi
@@ -23,10 +25,10 @@ pytestmark = [pytest.mark.stack]
 def stack_processes() -> list[psutil.Process]:
     paths = Paths.from_env()
     roots = []
-    for service in SERVICES:
-        pid_file = paths.pid_file(service.name)
-        assert pid_file.exists(), f"{service.name} is not running natively ({pid_file} missing)"
-        roots.append(psutil.Process(int(pid_file.read_text())))
+    for service in (*SERVICES, CONSOLE):
+        pid = read_pid(paths.pid_file(service.name))
+        assert pid is not None, f"{service.name} is not running natively (no pid file)"
+        roots.append(psutil.Process(pid))
     return [p for root in roots for p in (root, *root.children(recursive=True))]
 
 

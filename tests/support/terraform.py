@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import stackctl
+from stackctl.deploy import TFLOCAL_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -69,7 +70,7 @@ def offline_env(folder: Path) -> dict[str, str]:
         "TF_IN_AUTOMATION": "1",
         "TF_INPUT": "0",
         "CHECKPOINT_DISABLE": "1",
-        "DISABLE_DEPRECATION_NOTICE": "1",  # tflocal's banner
+        **TFLOCAL_ENV,
     }
 
 
