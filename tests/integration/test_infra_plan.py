@@ -11,9 +11,7 @@ of both roots (not the folder, where an attribute bound to a variable defaulting
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -27,7 +25,6 @@ from stackctl.settings import Paths
 from tests.support.checkov import run_checkov
 from tests.support.terraform import (
     INFRA,
-    ROOT,
     Plan,
     any_function_zip,
     copy_infra,

@@ -49,8 +49,7 @@ def run_checkov(arguments: list[str], skips: set[str] | None = None) -> CheckovF
     reports: list[dict[str, Any]] = loaded if isinstance(loaded, list) else [loaded]
     return CheckovFindings(
         failed=[
-            f"{check['check_id']} {check['resource']} ({check['file_path']}): "
-            f"{check['check_name']}"
+            f"{check['check_id']} {check['resource']} ({check['file_path']}): {check['check_name']}"
             for report in reports
             for check in report["results"]["failed_checks"]
         ],

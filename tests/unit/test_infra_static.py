@@ -11,7 +11,6 @@ repository gets no .terraform/ folders.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
