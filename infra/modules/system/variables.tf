@@ -93,19 +93,19 @@ variable "opensearch_auth" {
 }
 
 variable "opensearch" {
-  description = "The domain: data nodes (type, count, zones), dedicated masters, volume, encryption (at rest and node to node), the endpoint URL's scheme and TLS policy, published log types, VPC placement, create/update/delete timeouts (unset ones: the search module's 60m/60m/90m); dedicated_master, vpc and timeouts go whole to modules/search's variables of those names (their types and checks)"
+  description = "The domain: data nodes (type, count, zones), dedicated masters, volume, encryption (at rest and node to node), the endpoint URL's scheme and TLS policy, published log types, VPC placement, create/update/delete timeouts. Each goes to modules/search's variable of (nearly) the same name (encryption to encrypt_at_rest and node_to_node_encryption), which types, checks and defaults it: t3.small.search, 1 node in one zone, 10 GiB, encrypted, https, the three log types, no dedicated masters, TLS 1.2 with forward secrecy, no VPC, 60m/60m/90m"
   type = object({
-    instance_type       = optional(string, "t3.small.search")
-    instance_count      = optional(number, 1)
+    instance_type       = optional(string)
+    instance_count      = optional(number)
     zone_awareness      = optional(number)
-    volume_size         = optional(number, 10)
-    encryption          = optional(bool, true)
-    endpoint_scheme     = optional(string, "https")
-    log_types           = optional(list(string), ["ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"])
+    volume_size         = optional(number)
+    encryption          = optional(bool)
+    endpoint_scheme     = optional(string)
+    log_types           = optional(list(string))
     dedicated_master    = optional(any)
-    tls_security_policy = optional(string, "Policy-Min-TLS-1-2-PFS-2023-10")
+    tls_security_policy = optional(string)
     vpc                 = optional(any)
-    timeouts            = optional(any, {})
+    timeouts            = optional(any)
   })
   default  = {}
   nullable = false
