@@ -11,9 +11,7 @@ of both roots (not the folder, where an attribute bound to a variable defaulting
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -24,9 +22,9 @@ import pytest
 
 from stackctl import deploy
 from stackctl.settings import Paths
+from tests.support.checkov import run_checkov
 from tests.support.terraform import (
     INFRA,
-    ROOT,
     Plan,
     any_function_zip,
     copy_infra,
@@ -40,7 +38,6 @@ from tests.support.terraform import (
 
 pytestmark = [pytest.mark.stack, pytest.mark.deployed]
 
-CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"
 ADMIN = "arn:aws:iam::000000000000:role/search-admin"
 PRODUCTION = INFRA / "envs" / "aws" / "examples" / "production.tfvars"
 SYNC = "module.system.module.sync"
@@ -360,33 +357,6 @@ def test_the_production_example_plans_three_zones_and_dedicated_masters(
 # ---------------------------------------------------------------------------------------------
 
 
-def checkov(plan: Plan, skips: set[str]) -> dict[str, Any]:
-    if not CHECKOV.exists():
-        pytest.fail(f"checkov is not installed at {CHECKOV}: run `make tools` in {ROOT}")
-    result = subprocess.run(
-        [
-            str(CHECKOV),
-            "-f",
-            str(plan.path),
-            "--framework",
-            "terraform_plan",
-            "--repo-root-for-plan-enrichment",
-            str(INFRA),
-            "--skip-download",
-            *(["--skip-check", ",".join(sorted(skips))] if skips else []),
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
-    )
-    report = json.loads(result.stdout)
-    return report[0] if isinstance(report, list) else report
-
-
 # Checks that the local root fails for the local stack's sake only, each with its reason.
 LOCAL_ONLY_SKIPS = {
     # LocalStack always reports encryption at rest off: the local root says so (envs/local).
@@ -399,22 +369,20 @@ LOCAL_ONLY_SKIPS = {
 @pytest.mark.parametrize("which", ["applied_plan", "local_plan"])
 def test_checkov_passes_the_planned_values(which: str, request: pytest.FixtureRequest) -> None:
     skips = LOCAL_ONLY_SKIPS if which == "local_plan" else set()
-    report = checkov(request.getfixturevalue(which), skips)
+    plan: Plan = request.getfixturevalue(which)
+    findings = run_checkov(
+        [
+            *("-f", str(plan.path), "--framework", "terraform_plan"),
+            *("--repo-root-for-plan-enrichment", str(INFRA)),
+        ],
+        skips,
+    )
 
-    failed = [
-        f"{check['check_id']} {check['resource']}: {check['check_name']}"
-        for check in report["results"]["failed_checks"]
-    ]
-    unjustified = [
-        f"{check['check_id']} {check['resource']}"
-        for check in report["results"]["skipped_checks"]
-        if len(check["check_result"].get("suppress_comment", "").strip()) < 20
-    ]
-    assert failed == [], "\n".join(failed)
-    assert unjustified == [], (
+    assert findings.failed == [], "\n".join(findings.failed)
+    assert findings.unjustified == [], (
         "skips need a reason where they are written: #checkov:skip=CKV_...:<why>"
     )
-    assert report["summary"]["passed"] > 50
+    assert findings.passed > 50
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ repository gets no .terraform/ folders.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,13 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.checkov import run_checkov
 from tests.support.terraform import copy_infra, offline_env
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
 ENV_ROOTS = ["local", "aws"]
-CHECKOV = ROOT / ".venv" / "checkov" / "bin" / "checkov"
-CHECKOV_FIX = "make tools"
 TFLOCAL = Path(sys.executable).parent / "tflocal"
 
 
@@ -180,33 +178,9 @@ def test_the_openapi_document_keeps_terraform_interpolation_out_of_its_vtl() -> 
 
 
 def test_checkov_finds_no_failure_and_every_skip_is_justified() -> None:
-    if not CHECKOV.exists():
-        pytest.fail(f"checkov is not installed at {CHECKOV}: run `{CHECKOV_FIX}` in {ROOT}")
-    result = subprocess.run(
-        [str(CHECKOV), "-d", str(INFRA), "--skip-download", "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"},
-    )
-    reports = json.loads(result.stdout)
-    reports = reports if isinstance(reports, list) else [reports]
+    findings = run_checkov(["-d", str(INFRA)])
 
-    failed = [
-        f"{check['check_id']} {check['resource']} ({check['file_path']})"
-        for report in reports
-        for check in report["results"]["failed_checks"]
-    ]
-    unjustified = [
-        f"{check['check_id']} {check['resource']}"
-        for report in reports
-        for check in report["results"]["skipped_checks"]
-        if len(check["check_result"].get("suppress_comment", "").strip()) < 20
-    ]
-    scanned = sum(report["summary"]["passed"] for report in reports)
-    parsing_errors = sum(report["summary"]["parsing_errors"] for report in reports)
-    assert failed == [], "\n".join(failed)
-    assert unjustified == [], "skips need a reason: #checkov:skip=CKV_...:<why>"
-    assert parsing_errors == 0
-    assert scanned > 50, result.stdout[-2000:]
+    assert findings.failed == [], "\n".join(findings.failed)
+    assert findings.unjustified == [], "skips need a reason: #checkov:skip=CKV_...:<why>"
+    assert findings.parsing_errors == 0
+    assert findings.passed > 50

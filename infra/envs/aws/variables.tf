@@ -39,33 +39,10 @@ variable "index_alias" {
 ################################################################################
 
 variable "api" {
-  description = "The API's callers (modules/system's api): authorization per operation group (writes, reads, search; AWS_IAM unless said otherwise, NONE makes a group public, COGNITO_USER_POOLS takes ID tokens of cognito_user_pool_arns), API keys, usage plan, search throttle, web ACL, endpoint type"
-  type = object({
-    authorization = optional(object({
-      writes = optional(string, "AWS_IAM")
-      reads  = optional(string, "AWS_IAM")
-      search = optional(string, "AWS_IAM")
-    }), {})
-    cognito_user_pool_arns = optional(list(string), [])
-    api_key_required       = optional(bool, false)
-    clients                = optional(list(string), [])
-    usage_plan = optional(object({
-      rate_limit    = optional(number, 10)
-      burst_limit   = optional(number, 20)
-      quota_per_day = optional(number)
-    }), {})
-    search_throttling = optional(object({
-      enabled     = optional(bool, true)
-      rate_limit  = optional(number, 20)
-      burst_limit = optional(number, 40)
-    }), {})
-    web_acl_arn      = optional(string)
-    waf              = optional(object({ rate_limit_per_5_minutes = optional(number, 1000) }))
-    endpoint_type    = optional(string, "REGIONAL")
-    vpc_endpoint_ids = optional(list(string), [])
-  })
-  default  = {}
-  nullable = false
+  description = "The API's callers (modules/system's api, whose type and defaults apply): authorization per operation group (writes, reads, search; AWS_IAM unless said otherwise, NONE makes a group public, COGNITO_USER_POOLS takes ID tokens of cognito_user_pool_arns), API keys, usage plan, search throttle, web ACL, endpoint type"
+  type        = any
+  default     = {}
+  nullable    = false
 }
 
 variable "ttl_attribute_name" {
@@ -129,21 +106,15 @@ variable "opensearch_dedicated_master" {
 }
 
 variable "opensearch_vpc" {
-  description = "Place the domain in a VPC (subnets, one per zone, and security groups); null for a public endpoint limited by its access policy. Put the functions in the VPC too (function_vpc)"
-  type = object({
-    subnet_ids         = list(string)
-    security_group_ids = list(string)
-  })
-  default = null
+  description = "Place the domain in a VPC (subnets, one per zone, and security groups: modules/search's vpc); null for a public endpoint limited by its access policy. Put the functions in the VPC too (function_vpc)"
+  type        = any
+  default     = null
 }
 
 variable "function_vpc" {
-  description = "Run both functions in a VPC (subnets and security groups): needed with opensearch_vpc; they then need VPC endpoints or a NAT for DynamoDB Streams, SQS and CloudWatch"
-  type = object({
-    subnet_ids         = list(string)
-    security_group_ids = list(string)
-  })
-  default = null
+  description = "Run both functions in a VPC (subnets and security groups: modules/system's function_vpc): needed with opensearch_vpc; they then need VPC endpoints or a NAT for DynamoDB Streams, SQS and CloudWatch"
+  type        = any
+  default     = null
 }
 
 variable "opensearch_volume_size" {
@@ -199,19 +170,8 @@ variable "log_retention_in_days" {
 }
 
 variable "alarms" {
-  description = "Alarms and their dashboard (modules/system's alarms): to topic_arn, or to a topic made here with optional email subscriptions; thresholds"
-  type = object({
-    enabled   = optional(bool, true)
-    topic_arn = optional(string)
-    emails    = optional(list(string), [])
-    thresholds = optional(object({
-      iterator_age_ms     = optional(number, 60000)
-      sync_lag_seconds    = optional(number, 300)
-      free_storage_mib    = optional(number, 2048)
-      jvm_memory_pressure = optional(number, 80)
-      evaluation_minutes  = optional(number, 5)
-    }), {})
-  })
-  default  = {}
-  nullable = false
+  description = "Alarms and their dashboard (modules/system's alarms, whose type and defaults apply): to topic_arn, or to a topic made here with optional email subscriptions; thresholds"
+  type        = any
+  default     = {}
+  nullable    = false
 }

@@ -35,12 +35,14 @@ variable "instance_type" {
   description = "Instance type of the data nodes"
   type        = string
   default     = "t3.small.search"
+  nullable    = false
 }
 
 variable "instance_count" {
   description = "Number of data nodes (1-80)"
   type        = number
   default     = 1
+  nullable    = false
 
   validation {
     condition     = var.instance_count >= 1 && var.instance_count <= 80 && floor(var.instance_count) == var.instance_count
@@ -77,6 +79,7 @@ variable "volume_size" {
   description = "EBS (gp3) volume size of each data node, in GiB (10-16384)"
   type        = number
   default     = 10
+  nullable    = false
 
   validation {
     condition     = var.volume_size >= 10 && var.volume_size <= 16384
@@ -106,6 +109,7 @@ variable "encrypt_at_rest" {
   description = "Whether data at rest is encrypted (LocalStack always reports false: the local root says so to keep plans clean)"
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "kms_key_id" {
@@ -118,6 +122,7 @@ variable "node_to_node_encryption" {
   description = "Whether traffic between nodes is encrypted (LocalStack always reports false)"
   type        = bool
   default     = true
+  nullable    = false
 }
 
 variable "enforce_https" {
@@ -130,6 +135,7 @@ variable "tls_security_policy" {
   description = "TLS policy of the endpoint: TLS 1.2+ with forward secrecy only by default"
   type        = string
   default     = "Policy-Min-TLS-1-2-PFS-2023-10"
+  nullable    = false
 
   validation {
     condition     = contains(["Policy-Min-TLS-1-2-PFS-2023-10", "Policy-Min-TLS-1-2-2019-07"], var.tls_security_policy)
@@ -174,6 +180,7 @@ variable "log_types" {
   description = "OpenSearch log types published to CloudWatch Logs (INDEX_SLOW_LOGS, SEARCH_SLOW_LOGS, ES_APPLICATION_LOGS); empty for none"
   type        = list(string)
   default     = ["ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"]
+  nullable    = false
 
   validation {
     condition     = alltrue([for t in var.log_types : contains(["INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS", "ES_APPLICATION_LOGS"], t)])
@@ -202,6 +209,7 @@ variable "endpoint_scheme" {
   description = "Scheme put before the domain's endpoint to make the endpoint URL output (https on AWS; http for LocalStack's path endpoints)"
   type        = string
   default     = "https"
+  nullable    = false
 
   validation {
     condition     = contains(["https", "http"], var.endpoint_scheme)
@@ -216,7 +224,8 @@ variable "timeouts" {
     update = optional(string, "60m")
     delete = optional(string, "90m")
   })
-  default = {}
+  default  = {}
+  nullable = false
 }
 
 ################################################################################
@@ -224,19 +233,19 @@ variable "timeouts" {
 ################################################################################
 
 variable "search_function" {
-  description = "The search API's function (GET /books/search and /books/suggest): null for none, else its zip (scripts/build_lambda.py) and settings; it may only es:ESHttpGet/ESHttpPost <index_alias>/_search, <index_alias>/_mget and _scripts/painless/_execute; vpc_subnet_ids/vpc_security_group_ids place it in a VPC"
+  description = "The search API's function (GET /books/search and /books/suggest): null for none, else its zip (scripts/build_lambda.py) and settings; it may only es:ESHttpGet/ESHttpPost <index_alias>/_search, <index_alias>/_mget and _scripts/painless/_execute; vpc_subnet_ids/vpc_security_group_ids place it in a VPC. Unset runtime, architecture, memory_size, reserved_concurrent_executions and tracing_mode take modules/function's defaults (python3.12, x86_64, 256, -1, PassThrough) and are checked there"
   type = object({
     zip_path                       = string
     name                           = optional(string)
     handler                        = optional(string, "ddb_opensearch_sync.search.handler.handler")
-    runtime                        = optional(string, "python3.12")
-    architecture                   = optional(string, "x86_64")
-    memory_size                    = optional(number, 256)
+    runtime                        = optional(string)
+    architecture                   = optional(string)
+    memory_size                    = optional(number)
     timeout                        = optional(number, 15)
-    reserved_concurrent_executions = optional(number, -1)
+    reserved_concurrent_executions = optional(number)
     opensearch_auth                = optional(string, "sigv4")
     log_level                      = optional(string, "INFO")
-    tracing_mode                   = optional(string, "PassThrough")
+    tracing_mode                   = optional(string)
     kms_key_arn                    = optional(string)
     vpc_subnet_ids                 = optional(list(string), [])
     vpc_security_group_ids         = optional(list(string), [])

@@ -167,6 +167,7 @@ variable "batch_size" {
   description = "Largest number of stream records in one invocation (1-10000); see the reasons above"
   type        = number
   default     = 1000
+  nullable    = false
 
   validation {
     condition     = var.batch_size >= 1 && var.batch_size <= 10000
@@ -178,6 +179,7 @@ variable "maximum_batching_window_in_seconds" {
   description = "Longest time records are gathered before an invocation, in seconds (0-300); see the reasons at batch_size"
   type        = number
   default     = 0
+  nullable    = false
 
   validation {
     condition     = var.maximum_batching_window_in_seconds >= 0 && var.maximum_batching_window_in_seconds <= 300
@@ -197,6 +199,7 @@ variable "maximum_retry_attempts" {
   description = "Retries of a failing batch before its metadata goes to the dead-letter queue (0-10000; never unbounded). Outages end by the record age first: each attempt lasts about the function's timeout"
   type        = number
   default     = 10000
+  nullable    = false
 
   validation {
     condition     = var.maximum_retry_attempts >= 0 && var.maximum_retry_attempts <= 10000
@@ -208,6 +211,7 @@ variable "maximum_record_age_in_seconds" {
   description = "Age after which a failing record is given up and its batch's metadata sent to the dead-letter queue, in seconds (60-86400; below the stream's 24 h so that `replay` can still read it)"
   type        = number
   default     = 75600
+  nullable    = false
 
   validation {
     condition     = var.maximum_record_age_in_seconds >= 60 && var.maximum_record_age_in_seconds <= 86400
@@ -225,6 +229,7 @@ variable "parallelization_factor" {
   description = "Concurrent batches per shard (1-10); above 1, records of one item stay ordered but items interleave; see the reasons at batch_size (LocalStack polls one batch at a time whatever it says)"
   type        = number
   default     = 1
+  nullable    = false
 
   validation {
     condition     = var.parallelization_factor >= 1 && var.parallelization_factor <= 10 && floor(var.parallelization_factor) == var.parallelization_factor
@@ -278,6 +283,7 @@ variable "dead_letter_bucket_force_destroy" {
   description = "Whether destroying the module empties the dead-letter bucket (true only where dead letters are disposable, e.g. locally)"
   type        = bool
   default     = false
+  nullable    = false
 }
 
 variable "dlq_kms_key_id" {

@@ -53,30 +53,18 @@ variable "deletion_protection_enabled" {
 }
 
 variable "api" {
-  description = "The API's callers: authorization per operation group (writes, reads, search: NONE, AWS_IAM or COGNITO_USER_POOLS; AWS_IAM by default), Cognito user pools, API keys (required or not, one per client, the usage plan's limits), search's own throttle, a web ACL (yours, or one made with a per-IP rate rule), the endpoint type (PRIVATE needs execute-api VPC endpoints). See modules/api."
+  description = "The API's callers: authorization per operation group (writes, reads, search: NONE, AWS_IAM or COGNITO_USER_POOLS; AWS_IAM by default), Cognito user pools, API keys (required or not, one per client, the usage plan's limits), search's own throttle, a web ACL (yours, or one made with a per-IP rate rule), the endpoint type (PRIVATE needs execute-api VPC endpoints). authorization, usage_plan, search_throttling and waf go whole to modules/api's variables of those names, which give their types, defaults and checks"
   type = object({
-    authorization = optional(object({
-      writes = optional(string, "AWS_IAM")
-      reads  = optional(string, "AWS_IAM")
-      search = optional(string, "AWS_IAM")
-    }), {})
+    authorization          = optional(any)
     cognito_user_pool_arns = optional(list(string), [])
     api_key_required       = optional(bool, false)
     clients                = optional(list(string), [])
-    usage_plan = optional(object({
-      rate_limit    = optional(number, 10)
-      burst_limit   = optional(number, 20)
-      quota_per_day = optional(number)
-    }), {})
-    search_throttling = optional(object({
-      enabled     = optional(bool, true)
-      rate_limit  = optional(number, 20)
-      burst_limit = optional(number, 40)
-    }), {})
-    web_acl_arn      = optional(string)
-    waf              = optional(object({ rate_limit_per_5_minutes = optional(number, 1000) }))
-    endpoint_type    = optional(string, "REGIONAL")
-    vpc_endpoint_ids = optional(list(string), [])
+    usage_plan             = optional(any)
+    search_throttling      = optional(any)
+    web_acl_arn            = optional(string)
+    waf                    = optional(any)
+    endpoint_type          = optional(string, "REGIONAL")
+    vpc_endpoint_ids       = optional(list(string), [])
   })
   default  = {}
   nullable = false
@@ -105,25 +93,19 @@ variable "opensearch_auth" {
 }
 
 variable "opensearch" {
-  description = "The domain: data nodes (type, count, zones), dedicated masters, volume, encryption (at rest and node to node), the endpoint URL's scheme and TLS policy, published log types, VPC placement, create/update/delete timeouts (unset ones: the search module's 60m/60m/90m)"
+  description = "The domain: data nodes (type, count, zones), dedicated masters, volume, encryption (at rest and node to node), the endpoint URL's scheme and TLS policy, published log types, VPC placement, create/update/delete timeouts. Each goes to modules/search's variable of (nearly) the same name (encryption to encrypt_at_rest and node_to_node_encryption), which types, checks and defaults it: t3.small.search, 1 node in one zone, 10 GiB, encrypted, https, the three log types, no dedicated masters, TLS 1.2 with forward secrecy, no VPC, 60m/60m/90m"
   type = object({
-    instance_type   = optional(string, "t3.small.search")
-    instance_count  = optional(number, 1)
-    zone_awareness  = optional(number)
-    volume_size     = optional(number, 10)
-    encryption      = optional(bool, true)
-    endpoint_scheme = optional(string, "https")
-    log_types       = optional(list(string), ["ES_APPLICATION_LOGS", "INDEX_SLOW_LOGS", "SEARCH_SLOW_LOGS"])
-    dedicated_master = optional(object({
-      instance_type = string
-      count         = optional(number, 3)
-    }))
-    tls_security_policy = optional(string, "Policy-Min-TLS-1-2-PFS-2023-10")
-    vpc = optional(object({
-      subnet_ids         = list(string)
-      security_group_ids = list(string)
-    }))
-    timeouts = optional(object({ create = optional(string), update = optional(string), delete = optional(string) }), {})
+    instance_type       = optional(string)
+    instance_count      = optional(number)
+    zone_awareness      = optional(number)
+    volume_size         = optional(number)
+    encryption          = optional(bool)
+    endpoint_scheme     = optional(string)
+    log_types           = optional(list(string))
+    dedicated_master    = optional(any)
+    tls_security_policy = optional(string)
+    vpc                 = optional(any)
+    timeouts            = optional(any)
   })
   default  = {}
   nullable = false
@@ -134,14 +116,14 @@ variable "opensearch" {
 ################################################################################
 
 variable "stream" {
-  description = "How the table's stream feeds the sync function: records per invocation, batching window (s), concurrent batches per shard, retries of a failing batch and the age (s) at which a record is given up, both before its metadata goes to the dead-letter queue (the sync module's variables give the reasons for the defaults: 10000 and 21 h), and whether destroy empties the dead-letter bucket"
+  description = "How the table's stream feeds the sync function: records per invocation, batching window (s), concurrent batches per shard, retries of a failing batch and the age (s) at which a record is given up, both before its metadata goes to the dead-letter queue (the sync module's variables of the same names give the defaults, 1000, 0, 1, 10000 and 21 h, and their reasons), and whether destroy empties the dead-letter bucket (false); unset ones take the sync module's defaults"
   type = object({
-    batch_size                         = optional(number, 1000)
-    maximum_batching_window_in_seconds = optional(number, 0)
-    parallelization_factor             = optional(number, 1)
-    maximum_retry_attempts             = optional(number, 10000)
-    maximum_record_age_in_seconds      = optional(number, 75600)
-    dead_letter_bucket_force_destroy   = optional(bool, false)
+    batch_size                         = optional(number)
+    maximum_batching_window_in_seconds = optional(number)
+    parallelization_factor             = optional(number)
+    maximum_retry_attempts             = optional(number)
+    maximum_record_age_in_seconds      = optional(number)
+    dead_letter_bucket_force_destroy   = optional(bool)
   })
   default  = {}
   nullable = false
@@ -161,18 +143,12 @@ variable "function_vpc" {
 ################################################################################
 
 variable "alarms" {
-  description = "Alarms (dead-letter queue, iterator age, end-to-end lag, function errors and throttles, API 5XX, cluster red/yellow, free storage, JVM memory pressure) and their dashboard: to topic_arn, or to a topic made here with optional email subscriptions; thresholds as in modules/alarms"
+  description = "Alarms (dead-letter queue, iterator age, end-to-end lag, function errors and throttles, API 5XX, cluster red/yellow, free storage, JVM memory pressure) and their dashboard: to topic_arn, or to a topic made here with optional email subscriptions; thresholds go whole to modules/alarms' thresholds (its type, defaults and checks)"
   type = object({
-    enabled   = optional(bool, true)
-    topic_arn = optional(string)
-    emails    = optional(list(string), [])
-    thresholds = optional(object({
-      iterator_age_ms     = optional(number, 60000)
-      sync_lag_seconds    = optional(number, 300)
-      free_storage_mib    = optional(number, 2048)
-      jvm_memory_pressure = optional(number, 80)
-      evaluation_minutes  = optional(number, 5)
-    }), {})
+    enabled    = optional(bool, true)
+    topic_arn  = optional(string)
+    emails     = optional(list(string), [])
+    thresholds = optional(any)
   })
   default  = {}
   nullable = false

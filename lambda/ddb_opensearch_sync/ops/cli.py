@@ -20,7 +20,7 @@ import os
 import sys
 import textwrap
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -137,7 +137,17 @@ def _positive(text: str) -> int:
     return value
 
 
-def _command(commands: Any, name: str, help_text: str, description: str) -> Any:
+def _command(
+    commands: Any,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    help_text: str,
+    description: str,
+    *,
+    table: bool = True,
+) -> Any:
+    """A subcommand that calls `run`, with the exit-code table, the connection options and
+    (unless `table` is false) the table options."""
     parser = commands.add_parser(
         name,
         help=help_text,
@@ -146,8 +156,10 @@ def _command(commands: Any, name: str, help_text: str, description: str) -> Any:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.set_defaults(run=run)
     _add_connection_options(parser)
-    _add_table_options(parser)
+    if table:
+        _add_table_options(parser)
     return parser
 
 
@@ -185,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill = _command(
         commands,
         "backfill",
+        _backfill,
         "load every table item into the index (parallel scan, resumable)",
         "Load every item of the table into the index through the alias, with the function's "
         "own mapping and writer. Safe while the stream is live: a backfilled document never "
@@ -198,11 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--max-pages", type=_positive, help="stop after writing this many pages (exit code 5)"
     )
-    backfill.set_defaults(run=_backfill)
 
     reconcile = _command(
         commands,
         "reconcile",
+        _reconcile,
         "compare table and index; report (and --repair) missing, extra and stale documents",
         "Compare every table item with its document (content without _sync) and report "
         "missing, extra and stale documents. Differences are observed again for --settle "
@@ -216,11 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_SETTLE,
         help=f"seconds a difference may take to resolve itself (default: {DEFAULT_SETTLE:g})",
     )
-    reconcile.set_defaults(run=_reconcile)
 
     reindex = _command(
         commands,
         "reindex",
+        _reindex,
         "rebuild the index under the alias from the table, without downtime",
         "Create <alias>-v<n+1> with the current mapping, backfill it from the table, copy "
         "the changes the function made meanwhile, then move the alias atomically. Readers "
@@ -251,45 +264,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     # Test hook (not in --help): wait on entering a phase, so a test can kill the run there.
     reindex.add_argument("--hold-at", choices=PHASES, help=argparse.SUPPRESS)
-    reindex.set_defaults(run=_reindex)
 
-    replay = commands.add_parser(
+    replay = _command(
+        commands,
         "replay",
-        help="re-sync the batches the stream mapping gave up on (from the dead-letter queue)",
-        description=textwrap.fill(
-            "Read the on-failure records the event source mapping sent to the dead-letter "
-            "queue (stream, shard, first and last sequence number), read exactly those "
-            "records from the stream again and sync them as the function does; delete each "
-            "message once its records are written. Batches the stream no longer holds are "
-            "repaired by one reconcile --repair of the table (needs --table). The function's "
-            "own dead letters are left in the queue.",
-            88,
-        ),
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        _replay,
+        "re-sync the batches the stream mapping gave up on (from the dead-letter queue)",
+        "Read the on-failure records the event source mapping sent to the dead-letter "
+        "queue (stream, shard, first and last sequence number), read exactly those "
+        "records from the stream again and sync them as the function does; delete each "
+        "message once its records are written. Batches the stream no longer holds are "
+        "repaired by one reconcile --repair of the table (needs --table). The function's "
+        "own dead letters are left in the queue.",
     )
-    _add_connection_options(replay)
-    _add_table_options(replay)
     replay.add_argument("--queue-url", help=f"the dead-letter queue (${ENV_DLQ_URL})")
     replay.add_argument(
         "--max-messages", type=_positive, help="stop after this many on-failure records"
     )
-    replay.set_defaults(run=_replay)
 
-    purge = commands.add_parser(
+    purge = _command(
+        commands,
         "purge-tombstones",
-        help="delete tombstones older than the stream's 24 h retention",
-        description=textwrap.fill(
-            "Delete the tombstones (documents of deleted items) whose _sync.ts is older than "
-            "the stream's 24-hour retention plus --margin: no replay can reach back that far. "
-            "Younger tombstones, and tombstones without a time, stay. Runs as an OpenSearch "
-            "task and shows its progress; on AWS a schedule runs it daily.",
-            88,
-        ),
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        _purge_tombstones,
+        "delete tombstones older than the stream's 24 h retention",
+        "Delete the tombstones (documents of deleted items) whose _sync.ts is older than "
+        "the stream's 24-hour retention plus --margin: no replay can reach back that far. "
+        "Younger tombstones, and tombstones without a time, stay. Runs as an OpenSearch "
+        "task and shows its progress; on AWS a schedule runs it daily.",
+        table=False,
     )
-    _add_connection_options(purge)
     purge.add_argument(
         "--margin",
         type=float,
@@ -303,7 +306,6 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="a progress bar on a terminal, plain lines otherwise (default: auto)",
     )
-    purge.set_defaults(run=_purge_tombstones)
     return parser
 
 
