@@ -4,11 +4,13 @@
 
 A zip holds ``lambda/requirements.txt`` installed for the python3.12 x86_64 Lambda runtime
 (manylinux wheels only, no bytecode, no console scripts) and, of the ``ddb_opensearch_sync``
-package, only the modules its handler imports: the sync function
-(``ddb_opensearch_sync.sync.handler.handler``, default ``build/sync-function.zip``) carries no
-search or operator code, the search function (``ddb_opensearch_sync.search.handler.handler``,
-default ``build/search-function.zip``) no writer or sync code. The modules are found by
-tracing the handler's imports (stdlib `modulefinder`, static: lazy and ``TYPE_CHECKING``
+package, only the modules its handlers import: the sync zip (default
+``build/sync-function.zip``), which serves the sync function
+(``ddb_opensearch_sync.sync.handler.handler``) and the maintenance function
+(``ddb_opensearch_sync.sync.maintenance.handler``), carries no search or operator code, the
+search function (``ddb_opensearch_sync.search.handler.handler``, default
+``build/search-function.zip``) no writer or sync code. The modules are found by tracing the
+handlers' imports (stdlib `modulefinder`, static: lazy and ``TYPE_CHECKING``
 imports count too), which works because the subpackages' ``__init__`` files import nothing.
 
 Entries are sorted and carry a fixed timestamp and fixed permissions, so Terraform's
@@ -37,10 +39,11 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIREMENTS = ROOT / "lambda" / "requirements.txt"
 PACKAGE = ROOT / "lambda" / "ddb_opensearch_sync"
 HANDLERS = {
-    "sync": "ddb_opensearch_sync.sync.handler",
-    "search": "ddb_opensearch_sync.search.handler",
+    "sync": ("ddb_opensearch_sync.sync.handler", "ddb_opensearch_sync.sync.maintenance"),
+    "search": ("ddb_opensearch_sync.search.handler",),
 }
-"""Each function's handler module (the Lambda handler is ``<module>.handler``)."""
+"""Each zip's handler modules (a Lambda handler is ``<module>.handler``): the sync zip serves
+the sync function and the maintenance function (``infra/modules/sync``)."""
 DEPS_CACHE = ROOT / "build" / "lambda-deps"
 
 PIP_OPTIONS = (
@@ -69,9 +72,10 @@ def default_out(function: str) -> Path:
 
 
 def package_files(function: str) -> list[Path]:
-    """The package's modules that ``function``'s handler imports, found by tracing."""
+    """The package's modules that ``function``'s handlers import, found by tracing."""
     finder = modulefinder.ModuleFinder(path=[str(PACKAGE.parent)])  # the package alone
-    finder.import_hook(HANDLERS[function])
+    for module in HANDLERS[function]:
+        finder.import_hook(module)
     prefix = f"{PACKAGE.name}."
     files = {
         Path(module.__file__)

@@ -1,5 +1,5 @@
 """The function zip builder: reproducible bytes, skipped when nothing changed, runnable content,
-and each zip carries only the package modules its handler imports.
+and each zip carries only the package modules its handlers import.
 
 Runs the real build (pip resolves manylinux wheels from the package index or its cache; the
 installed dependencies are cached under build/lambda-deps, as ``make deploy`` leaves them).
@@ -74,7 +74,9 @@ def test_the_sync_zip_carries_no_search_or_operator_code(build_lambda, tmp_path:
     package = {n for n in _names(out) if n.startswith("ddb_opensearch_sync/")}
 
     assert "ddb_opensearch_sync/sync/handler.py" in package
+    assert "ddb_opensearch_sync/sync/maintenance.py" in package  # the maintenance function's
     assert "ddb_opensearch_sync/index/writer.py" in package
+    assert "ddb_opensearch_sync/index/purge.py" in package
     assert not {
         n
         for n in package
@@ -102,14 +104,23 @@ def test_the_search_zip_carries_no_writer_or_sync_code(build_lambda, tmp_path: P
     assert "ddb_opensearch_sync/index/writer.py" not in package
 
 
-@pytest.mark.parametrize("function", ["sync", "search"])
-def test_each_handler_imports_from_its_unzipped_zip(build_lambda, tmp_path: Path, function: str):
+@pytest.mark.parametrize(
+    ("function", "module"),
+    [
+        ("sync", "ddb_opensearch_sync.sync.handler"),
+        ("sync", "ddb_opensearch_sync.sync.maintenance"),
+        ("search", "ddb_opensearch_sync.search.handler"),
+    ],
+)
+def test_each_handler_imports_from_its_unzipped_zip(
+    build_lambda, tmp_path: Path, function: str, module: str
+):
+    assert module in build_lambda.HANDLERS[function]
     out = tmp_path / f"{function}-function.zip"
     build_lambda.build(function, out)
     unzipped = tmp_path / "unzipped"
     with zipfile.ZipFile(out) as archive:
         archive.extractall(unzipped)
-    module = build_lambda.HANDLERS[function]
     # Import the handler as Lambda would, with the zip first on the path; report where every
     # module of the package came from. boto3 comes from this environment (Lambda's runtime
     # provides it), everything else the handler needs from the zip (orjson, compiled, too).

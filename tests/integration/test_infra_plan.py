@@ -57,6 +57,9 @@ def aws_env(
         "AWS_DEFAULT_REGION": aws_region,
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
+        # Path-style S3 requests at the gateway's host, as `make deploy` makes them: the
+        # virtual-host name <bucket>.s3.localhost.localstack.cloud does not resolve here.
+        "S3_HOSTNAME": "localhost",
     }
 
 
@@ -151,10 +154,28 @@ def as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else sorted(value)
 
 
-def role_policy(plan: Plan, module: str) -> list[dict[str, Any]]:
+def role_policy(plan: Plan, module: str, function: str = "function") -> list[dict[str, Any]]:
     return statements(
-        plan.resources()[f"{module}.module.function.aws_iam_role_policy.this[0]"]["policy"]
+        plan.resources()[f"{module}.module.{function}.aws_iam_role_policy.this[0]"]["policy"]
     )
+
+
+def maintenance_requests(arn: str) -> set[tuple[str, tuple[str, ...]]]:
+    """What the maintenance function may do on the domain ``arn``, method by method (resources
+    sorted): exactly the requests of sync/maintenance.py (index/aliases.py, index/lease.py,
+    index/purge.py) on the alias and its concrete indices."""
+    index = f"{arn}/books-v*"
+    paths = {
+        "es:ESHttpHead": [f"{arn}/_alias/books"],
+        "es:ESHttpGet": [
+            f"{arn}/_alias/books",
+            f"{index}/_mapping",
+            f"{index}/_settings/index.blocks.write",
+        ],
+        "es:ESHttpPut": [f"{index}/_mapping", f"{index}/_settings"],
+        "es:ESHttpPost": [f"{index}/_refresh", f"{index}/_delete_by_query"],
+    }
+    return {(method, tuple(sorted(resources))) for method, resources in paths.items()}
 
 
 def domain(plan: Plan) -> dict[str, Any]:
@@ -219,10 +240,40 @@ def test_the_sync_role_may_only_post_bulk_and_mget_on_its_alias(applied_plan: Pl
     ]
 
 
+def test_the_sync_role_may_invoke_the_maintenance_function_only(applied_plan: Plan) -> None:
+    resources = applied_plan.resources()
+    maintenance = resources[f"{SYNC}.module.maintenance.aws_lambda_function.this[0]"]["arn"]
+
+    invoking = [
+        s
+        for s in role_policy(applied_plan, SYNC)
+        if any(a.startswith("lambda:") for a in as_list(s["Action"]))
+    ]
+
+    assert [(as_list(s["Action"]), as_list(s["Resource"])) for s in invoking] == [
+        (["lambda:InvokeFunction"], [maintenance])
+    ]
+
+
+def test_the_maintenance_role_may_only_make_its_own_requests(applied_plan: Plan) -> None:
+    arn = domain(applied_plan)["arn"]
+
+    granted = [
+        (as_list(s["Action"]), as_list(s["Resource"]))
+        for s in role_policy(applied_plan, SYNC, "maintenance")
+        if s.get("Sid") != "Logs"
+    ]
+
+    assert all(len(actions) == 1 for actions, _ in granted), granted
+    assert {(actions[0], tuple(paths)) for actions, paths in granted} == maintenance_requests(arn)
+    assert len(granted) == 4
+
+
 def test_the_domain_policy_gives_each_principal_its_own_rights(applied_plan: Plan) -> None:
     resources = applied_plan.resources()
     arn = domain(applied_plan)["arn"]
     sync_role = resources[f"{SYNC}.module.function.aws_iam_role.this[0]"]["arn"]
+    maintenance_role = resources[f"{SYNC}.module.maintenance.aws_iam_role.this[0]"]["arn"]
     search_role = resources[f"{SEARCH}.module.search_function.aws_iam_role.this[0]"]["arn"]
 
     granted = {
@@ -231,9 +282,15 @@ def test_the_domain_policy_gives_each_principal_its_own_rights(applied_plan: Pla
         for principal in as_list(s["Principal"]["AWS"])
     }
 
+    search_paths = (
+        f"{arn}/_scripts/painless/_execute",
+        f"{arn}/books/_mget",
+        f"{arn}/books/_search",
+    )
     assert granted == {
         (sync_role, ("es:ESHttpPost",), (f"{arn}/books/_bulk", f"{arn}/books/_mget")),
-        (search_role, ("es:ESHttpGet", "es:ESHttpPost"), (f"{arn}/books/_search",)),
+        *((maintenance_role, (a,), paths) for a, paths in maintenance_requests(arn)),
+        (search_role, ("es:ESHttpGet", "es:ESHttpPost"), search_paths),
         (ADMIN, ("es:ESHttp*",), (f"{arn}/*",)),
     }
 
@@ -274,6 +331,7 @@ def test_parliament_finds_nothing_in_any_planned_policy(applied_plan: Plan) -> N
     assert {address: found for address, found in findings.items() if found} == {}
     assert {
         f"{SYNC}.module.function.aws_iam_role_policy.this[0].policy",
+        f"{SYNC}.module.maintenance.aws_iam_role_policy.this[0].policy",
         f"{SEARCH}.module.search_function.aws_iam_role_policy.this[0].policy",
         f"{SEARCH}.aws_opensearch_domain.this[0].access_policies",
         f"{API}.aws_iam_role_policy.api[0].policy",

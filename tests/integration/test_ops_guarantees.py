@@ -16,7 +16,11 @@ import pytest
 from opensearchpy import OpenSearch
 
 from ddb_opensearch_sync.core.records import SYNC_FIELD, TtlPolicy
-from ddb_opensearch_sync.core.settings import DEFAULT_MARGIN, STREAM_RETENTION
+from ddb_opensearch_sync.core.settings import (
+    DEFAULT_MARGIN,
+    ENV_MAINTENANCE_FUNCTION,
+    STREAM_RETENTION,
+)
 from ddb_opensearch_sync.index.writer import BulkWriter
 from ddb_opensearch_sync.ops.reconcile import ReconcileOptions, reconcile
 from ddb_opensearch_sync.ops.table import TableInfo
@@ -240,14 +244,37 @@ def test_purge_deletes_only_tombstones_older_than_the_retention(exact_client, se
     assert visible_ids(exact_client, scratch, ids) == {"book-00024"}
 
 
-@pytest.mark.deployed
-def test_the_schedule_purges_through_the_deployed_function(exact_client, settings, index_alias):
-    """The rule `infra/modules/sync` deploys, and what its event makes the function do."""
-    function = settings.require(SYNC_FUNCTION_NAME)
+def scheduled_event(settings: Settings, rule: str, function: str) -> dict[str, Any]:
+    """The input of ``rule``'s one target, which must be ``function``."""
     events = aws.client(settings, "events")
-    (target,) = events.list_targets_by_rule(Rule=f"{function}-purge-tombstones")["Targets"]
-    assert json.loads(target["Input"]) == {"action": "purge-tombstones"}
-    assert target["Arn"].endswith(f":function:{function}")
+    (target,) = events.list_targets_by_rule(Rule=rule)["Targets"]
+    assert target["Arn"].endswith(f":function:{function}"), target
+    return json.loads(target["Input"])
+
+
+def invoke(settings: Settings, function: str, event: dict[str, Any]) -> dict[str, Any]:
+    response = aws.client(settings, "lambda").invoke(
+        FunctionName=function, Payload=json.dumps(event).encode()
+    )
+    answer = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, answer
+    return answer
+
+
+@pytest.mark.deployed
+def test_the_schedule_purges_through_the_deployed_maintenance_function(
+    exact_client, settings, index_alias
+):
+    """The rules `infra/modules/sync` deploys, and what their events make the maintenance
+    function do (the sync function's role may not purge: it names the maintenance function)."""
+    sync = settings.require(SYNC_FUNCTION_NAME)
+    lambda_client = aws.client(settings, "lambda")
+    variables = lambda_client.get_function_configuration(FunctionName=sync)["Environment"]
+    function = variables["Variables"][ENV_MAINTENANCE_FUNCTION]
+    purge_event = scheduled_event(settings, f"{sync}-purge-tombstones", function)
+    lease_event = scheduled_event(settings, f"{sync}-lease-check", function)
+    assert purge_event == {"action": "purge-tombstones"}
+    assert lease_event == {"action": "lift-expired-lease"}
 
     # GIVEN, in the deployed index, a tombstone past the retention and one within it
     limit = STREAM_RETENTION + DEFAULT_MARGIN
@@ -258,10 +285,7 @@ def test_the_schedule_purges_through_the_deployed_function(exact_client, setting
     ids = [old["book_id"], young["book_id"]]
 
     # WHEN the schedule's event invokes the function
-    response = aws.client(settings, "lambda").invoke(
-        FunctionName=function, Payload=json.dumps(json.loads(target["Input"])).encode()
-    )
-    answer = json.loads(response["Payload"].read())
+    answer = invoke(settings, function, purge_event)
     assert answer["purge"]["task"], answer
 
     # THEN the old tombstone goes and the young one stays
@@ -270,3 +294,6 @@ def test_the_schedule_purges_through_the_deployed_function(exact_client, setting
         lambda left: left == [young["book_id"]],
         "the scheduled purge to finish",
     )
+
+    # AND the lease check finds no block to lift (there is no reindex)
+    assert invoke(settings, function, lease_event) == {"lifted_block": False}

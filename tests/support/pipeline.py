@@ -1,9 +1,10 @@
 """The sync code in-process, a live sync pipeline on a throwaway table, and the operator CLI.
 
 A *pipeline* adds what `make deploy` builds for the real table -- the sync function (the
-deployed zip, configured like the deployed function but with its own alias) and an event
-source mapping on the table's stream -- so that tests run a live stream without touching the
-deployed table or the alias other tests use.
+deployed zip, configured like the deployed function but with its own alias), an event source
+mapping on the table's stream and, when asked for, the maintenance function the sync function
+calls on a write block -- so that tests run a live stream without touching the deployed table
+or the alias other tests use.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from ddb_opensearch_sync.core.records import TtlPolicy
+from ddb_opensearch_sync.core.settings import ENV_MAINTENANCE_FUNCTION
 from ddb_opensearch_sync.index.writer import BulkWriter
 from ddb_opensearch_sync.ops import cli
 from ddb_opensearch_sync.ops.reconcile import ReconcileOptions, ReconcileReport, reconcile
@@ -82,12 +84,14 @@ def new_pipeline(
     timeout: int = 30,
     environment: Mapping[str, str] | None = None,
     mapping_options: Mapping[str, Any] | None = None,
+    maintenance: bool = False,
 ) -> Iterator[Pipeline]:
     """The sync function on ``table``'s stream, writing to ``alias``; returns once a change
     made now is known to reach the index (the mapping starts at LATEST: items written
     before are the backfill's business). ``timeout`` (s), extra ``environment`` variables of
     the function and extra ``mapping_options`` (retries, on-failure destination) override the
-    defaults."""
+    defaults. With ``maintenance``, a maintenance function on ``alias`` too (configured like
+    the deployed one), which the sync function calls on a write block."""
     assert FUNCTION_ZIP.exists(), f"{FUNCTION_ZIP} is missing: run `make deploy`"
     lambda_client = aws.client(settings, "lambda")
     deployed = lambda_client.get_function_configuration(
@@ -95,28 +99,24 @@ def new_pipeline(
     )
     deployed_environment = deployed["Environment"]["Variables"]
     name = unique("pipeline-sync")
+    base_environment = {
+        "OPENSEARCH_ENDPOINT": deployed_environment["OPENSEARCH_ENDPOINT"],
+        "OPENSEARCH_AUTH": deployed_environment.get("OPENSEARCH_AUTH", "none"),
+        "INDEX_ALIAS": alias,
+    }
     with ExitStack() as cleanup:
-        lambda_client.create_function(
-            FunctionName=name,
-            Runtime=deployed["Runtime"],
-            Role=deployed["Role"],
-            Handler=deployed["Handler"],
-            Code={"ZipFile": FUNCTION_ZIP.read_bytes()},
-            Timeout=timeout,
-            Environment={
-                "Variables": {
-                    "OPENSEARCH_ENDPOINT": deployed_environment["OPENSEARCH_ENDPOINT"],
-                    "OPENSEARCH_AUTH": deployed_environment.get("OPENSEARCH_AUTH", "none"),
-                    "INDEX_ALIAS": alias,
-                    **(environment or {}),
-                }
-            },
-        )
-        cleanup.callback(lambda_client.delete_function, FunctionName=name)
-        eventually(
-            lambda: lambda_client.get_function_configuration(FunctionName=name)["State"],
-            lambda state: state != "Pending",
-            f"function {name} to leave Pending",
+        extra: dict[str, str] = {}
+        if maintenance:
+            extra[ENV_MAINTENANCE_FUNCTION] = unique("pipeline-maint")
+            like = deployed_environment[ENV_MAINTENANCE_FUNCTION]
+            cleanup.enter_context(
+                _function_like(
+                    lambda_client, like, extra[ENV_MAINTENANCE_FUNCTION], base_environment
+                )
+            )
+        sync_environment = {**base_environment, **extra, **(environment or {})}
+        cleanup.enter_context(
+            _function_like(lambda_client, deployed, name, sync_environment, timeout=timeout)
         )
         mapping = lambda_client.create_event_source_mapping(
             EventSourceArn=table.stream_arn,
@@ -133,15 +133,54 @@ def new_pipeline(
 
 
 @contextmanager
+def _function_like(
+    lambda_client: aws.Client,
+    deployed: str | Mapping[str, Any],
+    name: str,
+    environment: Mapping[str, str],
+    *,
+    timeout: int | None = None,
+) -> Iterator[None]:
+    """Function ``name`` from the deployed zip with the runtime, role and handler of the
+    ``deployed`` function (its name or configuration) and only ``environment``. Deleted
+    afterwards."""
+    if isinstance(deployed, str):
+        deployed = lambda_client.get_function_configuration(FunctionName=deployed)
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime=deployed["Runtime"],
+        Role=deployed["Role"],
+        Handler=deployed["Handler"],
+        Code={"ZipFile": FUNCTION_ZIP.read_bytes()},
+        Timeout=timeout or deployed["Timeout"],
+        Environment={"Variables": dict(environment)},
+    )
+    try:
+        eventually(
+            lambda: lambda_client.get_function_configuration(FunctionName=name)["State"],
+            lambda state: state != "Pending",
+            f"function {name} to leave Pending",
+        )
+        yield
+    finally:
+        lambda_client.delete_function(FunctionName=name)
+
+
+@contextmanager
 def synced_pipeline(
-    settings: Settings, client: OpenSearch, prefix: str, items: Iterable[Mapping[str, Any]]
+    settings: Settings,
+    client: OpenSearch,
+    prefix: str,
+    items: Iterable[Mapping[str, Any]],
+    **pipeline_options: Any,
 ) -> Iterator[tuple[aws.Table, str]]:
     """A throwaway table with a live pipeline into a scratch alias, holding ``items`` and
-    synced (``client`` reads exact numbers); yields the table and the alias."""
+    synced (``client`` reads exact numbers); yields the table and the alias.
+    ``pipeline_options`` go to `new_pipeline`."""
     with (
         aws.new_table(settings, stream=True) as table,
         scratch_alias(client, prefix) as alias,
-        new_pipeline(settings, table, alias, client),
+        new_pipeline(settings, table, alias, client, **pipeline_options),
     ):
         table.put_all(items)
         eventually(check(client, table, alias), lambda r: r.in_sync, "the stream to sync")

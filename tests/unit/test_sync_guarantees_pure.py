@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from ddb_opensearch_sync.index.writer import ErrorKind, classify
+from ddb_opensearch_sync.index.writer import ErrorKind, classify, is_block
 from ddb_opensearch_sync.ops.replay import OnFailureMessage, lambda_record
 from ddb_opensearch_sync.sync.deadletter import DeadLetter, DeadLetterKind, message_body
 
@@ -80,6 +80,20 @@ def test_illegal_argument_is_content_only_for_the_document_s_own_reasons(
 )
 def test_cluster_errors_are_retried(status: int, kind: str) -> None:
     assert classify(status, {"type": kind, "reason": "failed to parse"}) is ErrorKind.RETRY
+
+
+@pytest.mark.parametrize(
+    ("error", "blocked"),
+    [
+        ({"type": "cluster_block_exception", "reason": "index [books-v1] blocked by: [...]"}, True),
+        # Words in a reason (a document's id or value quoted back) never make a block.
+        ({"type": "mapper_parsing_exception", "reason": "id 'cluster_block_exception'"}, False),
+        ({"type": "deadline", "reason": "not sent"}, False),
+        (None, False),
+    ],
+)
+def test_a_block_is_known_by_its_error_type_only(error: Any, blocked: bool) -> None:
+    assert is_block(error) is blocked
 
 
 # --- the on-failure record -------------------------------------------------------------------

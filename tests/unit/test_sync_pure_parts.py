@@ -28,6 +28,8 @@ from ddb_opensearch_sync.sync.deadletter import (
     DeadLetterKind,
     message_body,
 )
+from ddb_opensearch_sync.sync.maintenance import UnknownActionError, action_of
+from ddb_opensearch_sync.sync.types import MaintenanceAction
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ITEMS = json.loads((FIXTURES / "opensearch_bulk_items.json").read_text())
@@ -155,6 +157,7 @@ def test_settings_come_from_the_environment():
             "DLQ_URL": "http://localhost:4566/000000000000/dlq",
             "TTL_EXPIRY_POLICY": "keep",
             "AWS_REGION": "eu-west-1",
+            "MAINTENANCE_FUNCTION_NAME": "bookstore-sync-maintenance",
         }
     )
 
@@ -164,6 +167,7 @@ def test_settings_come_from_the_environment():
         auth=Auth.NONE,
         region="eu-west-1",
         dlq_url="http://localhost:4566/000000000000/dlq",
+        maintenance_function="bookstore-sync-maintenance",
         ttl_policy=TtlPolicy.KEEP,
     )
 
@@ -258,3 +262,14 @@ def test_index_body_creates_the_alias_with_the_filter():
     assert body["aliases"] == {"books": {"is_write_index": True, "filter": alias_filter()}}
     assert index_template("books")["index_patterns"] == ["books-v*"]
     assert body["settings"]["index"]["mapping"]["depth"]["limit"] >= 32
+
+
+# --- the maintenance function's events --------------------------------------------------------
+
+
+def test_the_maintenance_function_knows_its_two_actions_and_refuses_the_rest():
+    assert action_of({"action": "purge-tombstones"}) is MaintenanceAction.PURGE_TOMBSTONES
+    assert action_of({"action": "lift-expired-lease"}) is MaintenanceAction.LIFT_EXPIRED_LEASE
+    for event in ({"action": "delete-index"}, {"Records": []}, None):
+        with pytest.raises(UnknownActionError):
+            action_of(event)

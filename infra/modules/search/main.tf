@@ -13,6 +13,21 @@ locals {
   # anyone holding its credentials can create, delete or read other indices.
   sync_resources = [for action in ["_bulk", "_mget"] : "${local.domain_arn}/${var.index_alias}/${action}"]
 
+  # The maintenance function's requests, by method (the same list as its own role's in
+  # infra/modules/sync; sync/maintenance.py says which call makes each): find the alias's
+  # index, read and edit the reindex lease and write block on <alias>-v<n>, start the purge.
+  maintenance_index = "${var.index_alias}-v*"
+  maintenance_requests = var.maintenance_principal_arn == null ? {} : {
+    ESHttpHead = ["_alias/${var.index_alias}"]
+    ESHttpGet = [
+      "_alias/${var.index_alias}",
+      "${local.maintenance_index}/_mapping",
+      "${local.maintenance_index}/_settings/index.blocks.write",
+    ]
+    ESHttpPut  = ["${local.maintenance_index}/_mapping", "${local.maintenance_index}/_settings"]
+    ESHttpPost = ["${local.maintenance_index}/_refresh", "${local.maintenance_index}/_delete_by_query"]
+  }
+
   # Bodies of _bulk/_mget may not name an index of their own: the alias in the path is the only
   # index a request reaches (what the sync's path-scoped permission relies on).
   advanced_options = merge({
@@ -52,6 +67,20 @@ data "aws_iam_policy_document" "access" {
       principals {
         type        = "AWS"
         identifiers = [statement.value]
+      }
+    }
+  }
+
+  # One statement per method: a statement pairs every action with every resource.
+  dynamic "statement" {
+    for_each = local.maintenance_requests
+    content {
+      sid       = "Maintenance${statement.key}"
+      actions   = ["es:${statement.key}"]
+      resources = [for path in statement.value : "${local.domain_arn}/${path}"]
+      principals {
+        type        = "AWS"
+        identifiers = [var.maintenance_principal_arn]
       }
     }
   }

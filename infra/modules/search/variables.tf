@@ -160,6 +160,12 @@ variable "sync_principal_arn" {
   default     = null
 }
 
+variable "maintenance_principal_arn" {
+  description = "The maintenance function's role: the access policy lets it find the alias's index, read and edit the reindex lease and write block of <index_alias>-v*, and start the tombstone purge, nothing else; null for none"
+  type        = string
+  default     = null
+}
+
 variable "admin_principal_arn" {
   description = "Optional IAM principal (role or user ARN) allowed every es:ESHttp* action on this domain (setup-index, reindex, backfill, reconcile); null for none"
   type        = string

@@ -1,5 +1,22 @@
 locals {
-  function_name = "${var.name}-sync"
+  function_name    = "${var.name}-sync"
+  maintenance_name = "${var.name}-sync-maintenance"
+
+  # The maintenance function's only requests (sync/maintenance.py), by method: find the alias's
+  # index (index/aliases.py), read and edit its reindex lease in the mapping's _meta and its
+  # write block (index/lease.py), start the tombstone purge (index/purge.py). The concrete
+  # indices are <alias>-v<n> (setup-index, reindex). infra/modules/search admits the same.
+  maintenance_index = "${var.index_alias}-v*"
+  maintenance_requests = {
+    ESHttpHead = ["_alias/${var.index_alias}"]
+    ESHttpGet = [
+      "_alias/${var.index_alias}",
+      "${local.maintenance_index}/_mapping",
+      "${local.maintenance_index}/_settings/index.blocks.write",
+    ]
+    ESHttpPut  = ["${local.maintenance_index}/_mapping", "${local.maintenance_index}/_settings"]
+    ESHttpPost = ["${local.maintenance_index}/_refresh", "${local.maintenance_index}/_delete_by_query"]
+  }
 }
 
 ################################################################################
@@ -126,6 +143,14 @@ data "aws_iam_policy_document" "function" {
     resources = [for action in ["_bulk", "_mget"] : "${var.opensearch_domain_arn}/${var.index_alias}/${action}"]
   }
 
+  # After a batch a block refused, the function asks the maintenance function to lift a write
+  # block whose reindex lease ran out (an asynchronous invoke): this role cannot itself.
+  statement {
+    sid       = "AskMaintenance"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [module.maintenance.function_arn]
+  }
+
   statement {
     sid       = "DeadLetterBucket"
     actions   = ["s3:PutObject"]
@@ -162,14 +187,15 @@ module "function" {
   vpc_security_group_ids         = var.vpc_security_group_ids
 
   environment_variables = merge({
-    OPENSEARCH_ENDPOINT     = var.opensearch_endpoint_url
-    OPENSEARCH_AUTH         = var.opensearch_auth
-    INDEX_ALIAS             = var.index_alias
-    DLQ_URL                 = try(aws_sqs_queue.dlq[0].url, null)
-    DEAD_LETTER_BUCKET      = try(aws_s3_bucket.dead_letters[0].id, null)
-    TTL_EXPIRY_POLICY       = var.ttl_expiry_policy
-    POWERTOOLS_SERVICE_NAME = "ddb-opensearch-sync"
-    POWERTOOLS_LOG_LEVEL    = var.log_level
+    OPENSEARCH_ENDPOINT       = var.opensearch_endpoint_url
+    OPENSEARCH_AUTH           = var.opensearch_auth
+    INDEX_ALIAS               = var.index_alias
+    DLQ_URL                   = try(aws_sqs_queue.dlq[0].url, null)
+    DEAD_LETTER_BUCKET        = try(aws_s3_bucket.dead_letters[0].id, null)
+    TTL_EXPIRY_POLICY         = var.ttl_expiry_policy
+    MAINTENANCE_FUNCTION_NAME = module.maintenance.function_name
+    POWERTOOLS_SERVICE_NAME   = "ddb-opensearch-sync"
+    POWERTOOLS_LOG_LEVEL      = var.log_level
   }, var.environment_variables)
 
   policy_name           = "sync"
@@ -218,12 +244,65 @@ resource "aws_lambda_event_source_mapping" "this" {
 }
 
 ################################################################################
-# Maintenance schedule: the function purges tombstones older than the stream's
-# retention (and lifts a write block whose reindex lease ran out)
+# Maintenance function: the index's upkeep the sync role may not do (it may only
+# POST _bulk and _mget). Same zip, its own role: exactly the requests above.
+################################################################################
+
+data "aws_iam_policy_document" "maintenance" {
+  count = var.create ? 1 : 0
+
+  # One statement per method: a statement pairs every action with every resource.
+  dynamic "statement" {
+    for_each = local.maintenance_requests
+    content {
+      sid       = "Index${statement.key}"
+      actions   = ["es:${statement.key}"]
+      resources = [for path in statement.value : "${var.opensearch_domain_arn}/${path}"]
+    }
+  }
+}
+
+module "maintenance" {
+  source = "../function"
+
+  create      = var.create
+  name        = local.maintenance_name
+  description = "Purges old tombstones and lifts a reindex's write block whose lease ran out"
+  zip_path    = var.function_zip_path
+  handler     = var.maintenance_handler
+  runtime     = var.runtime
+
+  architecture           = var.architecture
+  memory_size            = var.memory_size
+  timeout                = 60 # a handful of requests; the purge itself runs as a task
+  kms_key_arn            = var.kms_key_arn
+  tracing_mode           = var.tracing_mode
+  vpc_subnet_ids         = var.vpc_subnet_ids
+  vpc_security_group_ids = var.vpc_security_group_ids
+
+  environment_variables = {
+    OPENSEARCH_ENDPOINT     = var.opensearch_endpoint_url
+    OPENSEARCH_AUTH         = var.opensearch_auth
+    INDEX_ALIAS             = var.index_alias
+    POWERTOOLS_SERVICE_NAME = "ddb-opensearch-sync-maintenance"
+    POWERTOOLS_LOG_LEVEL    = var.log_level
+  }
+
+  policy_name           = "maintenance"
+  policy_json           = try(data.aws_iam_policy_document.maintenance[0].json, null)
+  log_retention_in_days = var.log_retention_in_days
+  log_kms_key_arn       = var.log_kms_key_arn
+  tags                  = var.tags
+}
+
+################################################################################
+# Maintenance schedules: the maintenance function purges tombstones older than
+# the stream's retention, and lifts a write block whose reindex lease ran out
 ################################################################################
 
 locals {
-  purge_scheduled = var.create && var.purge_schedule_expression != null
+  purge_scheduled       = var.create && var.purge_schedule_expression != null
+  lease_check_scheduled = var.create && var.lease_check_schedule_expression != null
 }
 
 resource "aws_cloudwatch_event_rule" "purge" {
@@ -239,7 +318,7 @@ resource "aws_cloudwatch_event_target" "purge" {
   count = local.purge_scheduled ? 1 : 0
 
   rule  = aws_cloudwatch_event_rule.purge[0].name
-  arn   = module.function.function_arn
+  arn   = module.maintenance.function_arn
   input = jsonencode({ action = "purge-tombstones" })
 }
 
@@ -248,7 +327,36 @@ resource "aws_lambda_permission" "purge" {
 
   statement_id  = "PurgeTombstonesSchedule"
   action        = "lambda:InvokeFunction"
-  function_name = module.function.function_name
+  function_name = module.maintenance.function_name
   principal     = "events.amazonaws.com"
   source_arn    = aws_cloudwatch_event_rule.purge[0].arn
+}
+
+# A reindex killed while the index is write-blocked is found by the sync function's next
+# failed batch too; the schedule also covers a quiet table, where no batch fails.
+resource "aws_cloudwatch_event_rule" "lease_check" {
+  count = local.lease_check_scheduled ? 1 : 0
+
+  name                = "${local.function_name}-lease-check"
+  description         = "Lifts the index's write block when the reindex that set it let its lease run out"
+  schedule_expression = var.lease_check_schedule_expression
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "lease_check" {
+  count = local.lease_check_scheduled ? 1 : 0
+
+  rule  = aws_cloudwatch_event_rule.lease_check[0].name
+  arn   = module.maintenance.function_arn
+  input = jsonencode({ action = "lift-expired-lease" })
+}
+
+resource "aws_lambda_permission" "lease_check" {
+  count = local.lease_check_scheduled ? 1 : 0
+
+  statement_id  = "LeaseCheckSchedule"
+  action        = "lambda:InvokeFunction"
+  function_name = module.maintenance.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.lease_check[0].arn
 }

@@ -22,6 +22,16 @@ output "log_group_name" {
   value       = module.function.log_group_name
 }
 
+output "maintenance_function_name" {
+  description = "Name of the maintenance function (purges tombstones, lifts an expired reindex write block)"
+  value       = module.maintenance.function_name
+}
+
+output "maintenance_role_arn" {
+  description = "ARN of the maintenance function's execution role (admit it in the domain's access policy for its requests only)"
+  value       = module.maintenance.role_arn
+}
+
 ################################################################################
 # Event source mapping and dead-letter queue
 ################################################################################
@@ -47,10 +57,15 @@ output "dead_letter_bucket" {
 }
 
 ################################################################################
-# Maintenance schedule
+# Maintenance schedules
 ################################################################################
 
 output "purge_rule_name" {
   description = "Name of the EventBridge rule that purges old tombstones (null when not scheduled)"
   value       = try(aws_cloudwatch_event_rule.purge[0].name, null)
+}
+
+output "lease_check_rule_name" {
+  description = "Name of the EventBridge rule that lifts an expired reindex write block (null when not scheduled)"
+  value       = try(aws_cloudwatch_event_rule.lease_check[0].name, null)
 }

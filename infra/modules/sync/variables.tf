@@ -54,6 +54,12 @@ variable "handler" {
   default     = "ddb_opensearch_sync.sync.handler.handler"
 }
 
+variable "maintenance_handler" {
+  description = "Handler of the maintenance function (same zip): purges tombstones and lifts an expired reindex write block"
+  type        = string
+  default     = "ddb_opensearch_sync.sync.maintenance.handler"
+}
+
 variable "runtime" {
   description = "Lambda runtime of the function"
   type        = string
@@ -300,11 +306,27 @@ variable "mapping_metrics_enabled" {
 }
 
 ################################################################################
-# Maintenance schedule
+# Maintenance schedules
 ################################################################################
 
 variable "purge_schedule_expression" {
-  description = "EventBridge schedule on which the function purges tombstones older than the stream's 24 h retention (null: no schedule; run `ddb-opensearch-sync purge-tombstones` instead)"
+  description = "EventBridge schedule on which the maintenance function purges tombstones older than the stream's 24 h retention (null: no schedule; run `ddb-opensearch-sync purge-tombstones` instead)"
   type        = string
   default     = "rate(1 day)"
+
+  validation {
+    condition     = var.purge_schedule_expression == null || can(regex("^(rate|cron)\\(.+\\)$", var.purge_schedule_expression))
+    error_message = "purge_schedule_expression must be null or an EventBridge schedule: rate(...) or cron(...)."
+  }
+}
+
+variable "lease_check_schedule_expression" {
+  description = "EventBridge schedule on which the maintenance function lifts a write block whose reindex lease ran out (null: none; the sync function still asks after a batch the block refused)"
+  type        = string
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = var.lease_check_schedule_expression == null || can(regex("^(rate|cron)\\(.+\\)$", var.lease_check_schedule_expression))
+    error_message = "lease_check_schedule_expression must be null or an EventBridge schedule: rate(...) or cron(...)."
+  }
 }

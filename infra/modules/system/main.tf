@@ -52,10 +52,11 @@ module "api" {
 module "search" {
   source = "../search"
 
-  domain_name         = "${var.name}-search"
-  index_alias         = var.index_alias
-  sync_principal_arn  = module.sync.role_arn
-  admin_principal_arn = var.admin_principal_arn
+  domain_name               = "${var.name}-search"
+  index_alias               = var.index_alias
+  sync_principal_arn        = module.sync.role_arn
+  maintenance_principal_arn = module.sync.maintenance_role_arn
+  admin_principal_arn       = var.admin_principal_arn
 
   search_function = {
     zip_path               = coalesce(var.search_function_zip_path, "${local.build}/search-function.zip")

@@ -32,6 +32,7 @@ __all__ = [
     "ENV_DEAD_LETTER_BUCKET",
     "ENV_DLQ_URL",
     "ENV_INDEX_ALIAS",
+    "ENV_MAINTENANCE_FUNCTION",
     "ENV_OPENSEARCH_AUTH",
     "ENV_OPENSEARCH_ENDPOINT",
     "ENV_TABLE_NAME",
@@ -52,6 +53,9 @@ ENV_DLQ_URL = "DLQ_URL"
 """SQS queue for records that cannot be indexed."""
 ENV_DEAD_LETTER_BUCKET = "DEAD_LETTER_BUCKET"
 """S3 bucket keeping whole the dead letters too large for one SQS message."""
+ENV_MAINTENANCE_FUNCTION = "MAINTENANCE_FUNCTION_NAME"
+"""The maintenance function (``sync.maintenance``) the sync function asks, asynchronously, to
+lift a write block whose reindex lease ran out; unset: nobody is asked."""
 ENV_TTL_EXPIRY_POLICY = "TTL_EXPIRY_POLICY"
 """``delete`` (default) or ``keep``: what a TTL expiry does to the document."""
 ENV_BULK_MAX_BYTES = "BULK_MAX_BYTES"
@@ -104,6 +108,7 @@ class Settings:
     region: str | None = None
     dlq_url: str | None = None
     dead_letter_bucket: str | None = None
+    maintenance_function: str | None = None
     ttl_policy: TtlPolicy = TtlPolicy.DELETE
     bulk_max_bytes: int = DEFAULT_BULK_MAX_BYTES
     bulk_max_actions: int = DEFAULT_BULK_MAX_ACTIONS
@@ -122,6 +127,7 @@ class Settings:
             "region": env.get(ENV_AWS_REGION) or env.get("AWS_DEFAULT_REGION"),
             "dlq_url": env.get(ENV_DLQ_URL) or None,
             "dead_letter_bucket": env.get(ENV_DEAD_LETTER_BUCKET) or None,
+            "maintenance_function": env.get(ENV_MAINTENANCE_FUNCTION) or None,
             "ttl_policy": env.get(ENV_TTL_EXPIRY_POLICY) or TtlPolicy.DELETE,
             "bulk_max_bytes": env.get(ENV_BULK_MAX_BYTES) or DEFAULT_BULK_MAX_BYTES,
             "bulk_max_actions": env.get(ENV_BULK_MAX_ACTIONS) or DEFAULT_BULK_MAX_ACTIONS,
@@ -157,6 +163,7 @@ class Settings:
             region=values["region"],
             dlq_url=values["dlq_url"],
             dead_letter_bucket=values["dead_letter_bucket"],
+            maintenance_function=values["maintenance_function"],
             ttl_policy=ttl_policy,
             bulk_max_bytes=max_bytes,
             bulk_max_actions=max_actions,

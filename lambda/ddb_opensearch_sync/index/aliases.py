@@ -1,5 +1,5 @@
-"""Which concrete index an alias writes to. Apart from `setup` so that the sync function's zip
-(which needs it for `lease` and `purge`) carries no mapping code."""
+"""Which concrete index an alias writes to. Apart from `setup` so that the sync zip (whose
+maintenance function needs it for `lease` and `purge`) carries no mapping code."""
 
 from __future__ import annotations
 

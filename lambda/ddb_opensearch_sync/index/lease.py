@@ -7,9 +7,11 @@ lease: before blocking, the reindex records ``{"until": <epoch seconds>, "by": <
 under ``_meta.write_block_lease`` of the index's mapping (index metadata: it survives
 restarts, needs no document write, and a write block does not forbid it), and it switches the
 alias only while the lease is still comfortably running. Anyone who finds the lease expired
-lifts the block: the sync function when a batch fails (`release_expired_lease`), and every
-``reindex --resume`` / ``--abort``. A reindex that outlives its lease stops before switching,
-so a lifted block never lets a write land where the switch would leave it behind.
+lifts the block (`release_expired_lease`): the maintenance function (`sync.maintenance`; the
+sync function, whose role may only write documents, invokes it after a batch the block refused,
+and a schedule does too), and every ``reindex --resume`` / ``--abort``. A reindex that
+outlives its lease stops before switching, so a lifted block never lets a write land where the
+switch would leave it behind.
 
 ``_meta`` is replaced as a whole by a mapping update, so every change here reads it, edits the
 one key and writes it back (the mapping digest and generation `setup` records stay).

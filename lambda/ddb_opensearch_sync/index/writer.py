@@ -54,6 +54,7 @@ __all__ = [
     "WriteReport",
     "WriteStats",
     "classify",
+    "is_block",
     "write_page",
 ]
 
@@ -96,6 +97,11 @@ CONTENT_REASONS = re.compile(
     )
 )
 
+BLOCK_ERROR_TYPE = "cluster_block_exception"
+"""The error type of a write an index or cluster block refused: a reindex's write block
+(`lease`), a full disk's read-only block. Retried like any cluster problem; `is_block` tells
+the caller why."""
+
 
 class ErrorKind(StrEnum):
     OK = "ok"
@@ -130,6 +136,11 @@ def classify(status: int | str | None, error: Mapping[str, Any] | None) -> Error
     if status == 400 and isinstance(error, Mapping) and _is_content_error(error):
         return ErrorKind.CONTENT
     return ErrorKind.RETRY
+
+
+def is_block(error: Mapping[str, Any] | None) -> bool:
+    """Whether an item's error is a block's refusal (by its structured ``type`` only)."""
+    return isinstance(error, Mapping) and error.get("type") == BLOCK_ERROR_TYPE
 
 
 def _is_content_error(error: Mapping[str, Any]) -> bool:

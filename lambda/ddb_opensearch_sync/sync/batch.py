@@ -32,7 +32,7 @@ from ..core.records import (
     sequence_number_of,
     to_change,
 )
-from ..index.writer import Outcome, WriteReport, WriteStats
+from ..index.writer import Outcome, WriteReport, WriteStats, is_block
 from .deadletter import DeadLetter, DeadLetterKind, DeadLetterSink
 
 if TYPE_CHECKING:
@@ -76,6 +76,9 @@ class BatchReport(WriteStats):
     # What is left:
     dead_lettered: int = 0
     failed: int = 0
+    blocked: int = 0
+    """Of the changes not written, those a block refused last (a reindex's write block, a
+    full disk): the handler then asks for the lease check (`sync.maintenance`)."""
     retry_from: str | None = None
 
     def add_write(self, report: WriteReport) -> None:
@@ -144,6 +147,7 @@ class BatchSyncer:
                 elif result.outcome is Outcome.FAILED:
                     failing.append(result.change.position)
             not_written = [r for r in written.results if r.outcome is Outcome.FAILED]
+            report.blocked = sum(1 for r in not_written if is_block(r.error))
             if not_written:
                 # One line, not one per record: a down cluster fails the whole batch.
                 logger.warning(

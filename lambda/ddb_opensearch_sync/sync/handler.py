@@ -7,6 +7,7 @@ earliest record still to do (`batch`). Clients are built once per execution envi
 from __future__ import annotations
 
 import functools
+import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -14,27 +15,25 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
-from opensearchpy.exceptions import OpenSearchException
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..core.settings import Settings
 from ..index.client import make_client
-from ..index.lease import release_expired_lease
-from ..index.purge import start_purge
 from ..index.writer import BulkWriter
 from .batch import BatchReport, BatchSyncer
 from .deadletter import DeadLetterSink, LogDeadLetters, SqsDeadLetters
 from .lag import record_end_to_end_lag
+from .types import MaintenanceAction, MaintenanceEvent
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from botocore.client import BaseClient
 
 __all__ = ["handler"]
 
 SERVICE = "ddb-opensearch-sync"
 METRICS_NAMESPACE = "DdbOpenSearchSync"
-PURGE_ACTION = "purge-tombstones"
-"""``{"action": PURGE_ACTION}``: the scheduled purge event instead of a stream batch."""
 SAFETY_MARGIN = 1.0
 """Seconds kept back from the invocation's remaining time (at most a tenth of it)."""
 
@@ -87,42 +86,59 @@ def _record_metrics(report: BatchReport) -> None:
         )
 
 
-def _lift_expired_block(syncer: BatchSyncer) -> None:
-    """After a failed batch: a reindex killed while the index was write-blocked leaves a
-    lease behind; once it has run out the block goes (`index.lease`), and Lambda's retry of
-    this batch gets through. Best effort: the batch has failed either way."""
+@functools.lru_cache(maxsize=4)
+def _lambda_client(region: str | None) -> BaseClient:
+    import boto3  # the Lambda runtime provides it; AWS_ENDPOINT_URL is honoured
+    from botocore.config import Config
+
+    # An asynchronous invoke is queued at once: short timeouts, and no retry storm while the
+    # batch is already late.
+    config = Config(
+        connect_timeout=2, read_timeout=5, retries={"mode": "standard", "total_max_attempts": 2}
+    )
+    return boto3.client("lambda", region_name=region, config=config)
+
+
+def ask_for_lease_check(settings: Settings) -> bool:
+    """After a batch a block refused: a reindex killed while the index was write-blocked
+    leaves the block and its lease behind. This role may not touch the index's settings, so
+    the maintenance function is invoked asynchronously to lift the block once the lease has
+    run out (`index.lease`); Lambda's retry of this batch then gets through. Best effort: the
+    batch has failed either way, and the maintenance function's own schedule checks too.
+    True when the invocation was queued."""
+    if settings.maintenance_function is None:
+        logger.warning("no maintenance function is set: nobody checks the write-block lease")
+        return False
+    event: MaintenanceEvent = {"action": MaintenanceAction.LIFT_EXPIRED_LEASE.value}
     try:
-        release_expired_lease(syncer.writer.client, syncer.writer.alias)
-    except (OpenSearchException, OSError) as error:
-        logger.warning("could not check the index's write-block lease: %s", error)
-
-
-def _purge(syncer: BatchSyncer) -> dict[str, Any]:
-    """The scheduled maintenance event (``{"action": "purge-tombstones"}``, an EventBridge
-    rule of ``infra/modules/sync``): start the tombstone purge as an OpenSearch task, and
-    lift a write block whose reindex lease ran out while nothing was being written."""
-    client, alias = syncer.writer.client, syncer.writer.alias
-    lifted = release_expired_lease(client, alias)
-    report = start_purge(client, alias)
-    logger.info("tombstone purge started", extra={**report.as_dict(), "lifted_block": lifted})
-    return {"purge": report.as_dict(), "lifted_block": lifted}
+        _lambda_client(settings.region).invoke(
+            FunctionName=settings.maintenance_function,
+            InvocationType="Event",
+            Payload=json.dumps(event).encode(),
+        )
+    except (BotoCoreError, ClientError) as error:
+        logger.warning(
+            "could not ask %s to check the write-block lease: %s",
+            settings.maintenance_function,
+            error,
+        )
+        return False
+    logger.info("asked %s to check the write-block lease", settings.maintenance_function)
+    return True
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
-def handler(
-    event: dict[str, Any], context: LambdaContext
-) -> PartialItemFailureResponse | dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     started = time.monotonic()
     remaining = context.get_remaining_time_in_millis() / 1000
     deadline = time.monotonic() + remaining - min(SAFETY_MARGIN, remaining / 10)
-    syncer = build_syncer(Settings.from_env(), context.function_name)
-    if isinstance(event, dict) and event.get("action") == PURGE_ACTION:
-        return _purge(syncer)
+    settings = Settings.from_env()
+    syncer = build_syncer(settings, context.function_name)
     response, report = syncer.sync_event(event, deadline=deadline)
     logger.info("batch synced", extra=report.log_fields())
-    if report.failed:
-        _lift_expired_block(syncer)
+    if report.blocked:
+        ask_for_lease_check(settings)
     _record_metrics(report)
     record_end_to_end_lag(metrics, report, started)  # issue 13: the sync-lag alarm's metric
     return response
