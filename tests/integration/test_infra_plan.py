@@ -57,9 +57,6 @@ def aws_env(
         "AWS_DEFAULT_REGION": aws_region,
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
-        # Path-style S3 requests at the gateway's host, as `make deploy` makes them: the
-        # virtual-host name <bucket>.s3.localhost.localstack.cloud does not resolve here.
-        "S3_HOSTNAME": "localhost",
     }
 
 
