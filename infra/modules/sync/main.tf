@@ -300,63 +300,51 @@ module "maintenance" {
 # the stream's retention, and lifts a write block whose reindex lease ran out
 ################################################################################
 
+# Each schedule sends the maintenance function one action (sync/types.py). The lease check
+# matters on a quiet table: with writes flowing, the sync function's next batch refused by the
+# write block asks for the same check at once.
 locals {
-  purge_scheduled       = var.create && var.purge_schedule_expression != null
-  lease_check_scheduled = var.create && var.lease_check_schedule_expression != null
+  maintenance_schedules = {
+    for name, schedule in {
+      purge-tombstones = {
+        expression   = var.purge_schedule_expression
+        description  = "Purges tombstones older than the stream's 24 h retention from the index"
+        statement_id = "PurgeTombstonesSchedule"
+        action       = "purge-tombstones"
+      }
+      lease-check = {
+        expression   = var.lease_check_schedule_expression
+        description  = "Lifts the index's write block when the reindex that set it let its lease run out"
+        statement_id = "LeaseCheckSchedule"
+        action       = "lift-expired-lease"
+      }
+    } : name => schedule if var.create && schedule.expression != null
+  }
 }
 
-resource "aws_cloudwatch_event_rule" "purge" {
-  count = local.purge_scheduled ? 1 : 0
+resource "aws_cloudwatch_event_rule" "maintenance" {
+  for_each = local.maintenance_schedules
 
-  name                = "${local.function_name}-purge-tombstones"
-  description         = "Purges tombstones older than the stream's 24 h retention from the index"
-  schedule_expression = var.purge_schedule_expression
+  name                = "${local.function_name}-${each.key}"
+  description         = each.value.description
+  schedule_expression = each.value.expression
   tags                = var.tags
 }
 
-resource "aws_cloudwatch_event_target" "purge" {
-  count = local.purge_scheduled ? 1 : 0
+resource "aws_cloudwatch_event_target" "maintenance" {
+  for_each = local.maintenance_schedules
 
-  rule  = aws_cloudwatch_event_rule.purge[0].name
+  rule  = aws_cloudwatch_event_rule.maintenance[each.key].name
   arn   = module.maintenance.function_arn
-  input = jsonencode({ action = "purge-tombstones" })
+  input = jsonencode({ action = each.value.action })
 }
 
-resource "aws_lambda_permission" "purge" {
-  count = local.purge_scheduled ? 1 : 0
+resource "aws_lambda_permission" "maintenance" {
+  for_each = local.maintenance_schedules
 
-  statement_id  = "PurgeTombstonesSchedule"
+  statement_id  = each.value.statement_id
   action        = "lambda:InvokeFunction"
   function_name = module.maintenance.function_name
   principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.purge[0].arn
-}
-
-# A reindex killed while the index is write-blocked is found by the sync function's next
-# failed batch too; the schedule also covers a quiet table, where no batch fails.
-resource "aws_cloudwatch_event_rule" "lease_check" {
-  count = local.lease_check_scheduled ? 1 : 0
-
-  name                = "${local.function_name}-lease-check"
-  description         = "Lifts the index's write block when the reindex that set it let its lease run out"
-  schedule_expression = var.lease_check_schedule_expression
-  tags                = var.tags
-}
-
-resource "aws_cloudwatch_event_target" "lease_check" {
-  count = local.lease_check_scheduled ? 1 : 0
-
-  rule  = aws_cloudwatch_event_rule.lease_check[0].name
-  arn   = module.maintenance.function_arn
-  input = jsonencode({ action = "lift-expired-lease" })
-}
-
-resource "aws_lambda_permission" "lease_check" {
-  count = local.lease_check_scheduled ? 1 : 0
-
-  statement_id  = "LeaseCheckSchedule"
-  action        = "lambda:InvokeFunction"
-  function_name = module.maintenance.function_name
-  principal     = "events.amazonaws.com"
-  source_arn    = aws_cloudwatch_event_rule.lease_check[0].arn
+  source_arn    = aws_cloudwatch_event_rule.maintenance[each.key].arn
 }

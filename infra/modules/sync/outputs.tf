@@ -62,10 +62,10 @@ output "dead_letter_bucket" {
 
 output "purge_rule_name" {
   description = "Name of the EventBridge rule that purges old tombstones (null when not scheduled)"
-  value       = try(aws_cloudwatch_event_rule.purge[0].name, null)
+  value       = try(aws_cloudwatch_event_rule.maintenance["purge-tombstones"].name, null)
 }
 
 output "lease_check_rule_name" {
   description = "Name of the EventBridge rule that lifts an expired reindex write block (null when not scheduled)"
-  value       = try(aws_cloudwatch_event_rule.lease_check[0].name, null)
+  value       = try(aws_cloudwatch_event_rule.maintenance["lease-check"].name, null)
 }
