@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from stackctl import deploy
 from stackctl.settings import Paths
+from tests.support.api import sigv4_auth
 from tests.support.checkov import run_checkov
 from tests.support.terraform import (
     INFRA,
@@ -44,6 +46,8 @@ SYNC = "module.system.module.sync"
 SEARCH = "module.system.module.search"
 API = "module.system.module.api"
 HTTP_METHODS = {"get", "put", "post", "delete"}
+KEY_CLIENT = "probe"
+ORIGIN = "http://localhost:3000"
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +127,13 @@ def applied_plan(
         # What LocalStack cannot do: keep a method's own settings (see envs/local), wait less
         # than ~10 minutes for a domain with the provider's default timeouts, delete a
         # protected table at the end.
-        "api": {"search_throttling": {"enabled": False}},
+        # One client's API key, required by every operation: LocalStack checks keys (below).
+        "api": {
+            "search_throttling": {"enabled": False},
+            "api_key_required": True,
+            "clients": [KEY_CLIENT],
+            "cors": {"allow_origin": ORIGIN},
+        },
         "opensearch_timeouts": {"create": "10s", "update": "10s", "delete": "2s"},
         "deletion_protection_enabled": False,
     }
@@ -139,6 +149,18 @@ def applied_plan(
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
+
+
+def stage_url(plan: Plan, endpoint: str) -> str:
+    """The applied API's stage under LocalStack's gateway (what envs/local's api_url is)."""
+    api_id = plan.resources()[f"{API}.aws_api_gateway_rest_api.this[0]"]["id"]
+    return f"{endpoint}/_aws/execute-api/{api_id}/v1"
+
+
+def api_key(plan: Plan) -> str:
+    """The value of the applied usage plan's one key (``aws apigateway get-api-keys`` on AWS)."""
+    key: str = plan.resources()[f'{API}.aws_api_gateway_api_key.this["{KEY_CLIENT}"]']["value"]
+    return key
 
 
 def statements(policy: str | dict[str, Any]) -> list[dict[str, Any]]:
@@ -340,9 +362,12 @@ def test_parliament_finds_nothing_in_any_planned_policy(applied_plan: Plan) -> N
 # ---------------------------------------------------------------------------------------------
 
 
-def test_every_operation_needs_sigv4_by_default(applied_plan: Plan) -> None:
+def test_every_operation_needs_sigv4_by_default_and_the_key_when_asked(
+    applied_plan: Plan,
+) -> None:
+    # One requirement holding both schemes: a call needs the signature and the key.
     assert {name: op["security"] for name, op in operations(applied_plan).items()} == {
-        name: [{"sigv4": []}]
+        name: [{"sigv4": [], "api_key": []}]
         for name in (
             "POST /books",
             "GET /books",
@@ -353,6 +378,67 @@ def test_every_operation_needs_sigv4_by_default(applied_plan: Plan) -> None:
             "GET /books/suggest",
         )
     }
+
+
+def test_localstack_answers_403_without_the_usage_plans_key_and_200_with_it(
+    applied_plan: Plan, aws_endpoint_url: str
+) -> None:
+    # LocalStack checks a required key: present, one of a usage plan of this stage, enabled
+    # (not the plan's throttle or quota). IAM is not checked there; the call is signed anyway.
+    books = f"{stage_url(applied_plan, aws_endpoint_url)}/books"
+    key = api_key(applied_plan)
+    auth = sigv4_auth()
+
+    def status(headers: dict[str, str]) -> int:
+        return requests.get(books, headers=headers, auth=auth, timeout=30).status_code
+
+    assert status({}) == 403
+    assert status({"x-api-key": f"not-{key}"}) == 403
+    assert status({"x-api-key": key}) == 200
+
+
+def test_cors_preflights_and_answers_name_the_one_origin(
+    applied_plan: Plan, aws_endpoint_url: str
+) -> None:
+    books = f"{stage_url(applied_plan, aws_endpoint_url)}/books"
+    origin = {"Origin": ORIGIN}
+    signed = {"auth": sigv4_auth(), "timeout": 30}
+    keyed = {**origin, "x-api-key": api_key(applied_plan)}
+
+    # Preflights: no key, no signature (browsers send neither), answered by the mock.
+    preflight = requests.options(
+        f"{books}/some-id",
+        headers={**origin, "Access-Control-Request-Method": "PUT"},
+        timeout=30,
+    )
+    created = requests.post(
+        books, json={"title": "Dune", "author": "Herbert"}, headers=keyed, **signed
+    )
+    listed = requests.get(books, headers=keyed, **signed)
+    resources = applied_plan.resources()
+    search = resources[f"{SEARCH}.module.search_function.aws_lambda_function.this[0]"]
+    # API Gateway's own errors (missing key, bad body): LocalStack 4.14 does not apply a
+    # gateway response's headers (see the README's local differences), so the document shows it.
+    errors = json.loads(resources[f"{API}.aws_api_gateway_rest_api.this[0]"]["body"])[
+        "x-amazon-apigateway-gateway-responses"
+    ]
+
+    assert preflight.status_code == 204, preflight.text
+    assert preflight.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert preflight.headers["Access-Control-Allow-Methods"] == "DELETE,GET,PUT,OPTIONS"
+    assert "X-Api-Key" in preflight.headers["Access-Control-Allow-Headers"].split(",")
+    assert preflight.headers["Access-Control-Max-Age"] == "600"
+    assert (created.status_code, created.headers.get("Access-Control-Allow-Origin")) == (
+        201,
+        ORIGIN,
+    )
+    assert (listed.status_code, listed.headers.get("Access-Control-Allow-Origin")) == (200, ORIGIN)
+    assert {kind: e["responseParameters"] for kind, e in errors.items()} == {
+        kind: {"gatewayresponse.header.Access-Control-Allow-Origin": f"'{ORIGIN}'"}
+        for kind in ("BAD_REQUEST_BODY", "DEFAULT_4XX", "DEFAULT_5XX")
+    }
+    # The search function (a proxy integration) answers the header itself, from this variable.
+    assert search["environment"][0]["variables"]["CORS_ALLOW_ORIGIN"] == ORIGIN
 
 
 def test_search_has_its_own_throttle_and_clients_their_usage_plan(default_plan: Plan) -> None:

@@ -39,7 +39,7 @@ variable "index_alias" {
 ################################################################################
 
 variable "api" {
-  description = "The API's callers (modules/system's api, whose type and defaults apply): authorization per operation group (writes, reads, search; AWS_IAM unless said otherwise, NONE makes a group public, COGNITO_USER_POOLS takes ID tokens of cognito_user_pool_arns), API keys, usage plan, search throttle, web ACL, endpoint type"
+  description = "The API's callers (modules/system's api, whose type and defaults apply): authorization per operation group (writes, reads, search; AWS_IAM unless said otherwise, NONE makes a group public, COGNITO_USER_POOLS takes ID tokens of cognito_user_pool_arns), API keys, usage plan, search throttle, web ACL, endpoint type, CORS (cors = { allow_origin = \"https://shop.example.com\" }; null: none)"
   type        = any
   default     = {}
   nullable    = false

@@ -54,6 +54,7 @@ module "system" {
     # LocalStack 4.14 stores a method's own settings under its escaped path (books~1search/GET)
     # and then cannot read them back: search keeps the stage-wide throttle here.
     search_throttling = { enabled = false }
+    cors              = var.cors_allow_origin == null ? null : { allow_origin = var.cors_allow_origin }
   }
 
   # A small retry budget (AWS keeps 10000 and a 21 h record age): a batch that keeps failing

@@ -33,3 +33,9 @@ variable "stream_maximum_retry_attempts" {
   type        = number
   default     = 3
 }
+
+variable "cors_allow_origin" {
+  description = "Origin of a browser app allowed to call the local API (CORS, e.g. http://localhost:3000); null: no CORS headers (the sync console calls the API from its server and needs none)"
+  type        = string
+  default     = null
+}

@@ -42,6 +42,20 @@ locals {
     var.api_key_required ? { api_key = { type = "apiKey", name = "x-api-key", in = "header" } } : {},
   )
 
+  # CORS (var.cors): DynamoDB operations (integration type aws) answer a fixed
+  # Access-Control-Allow-Origin through their integration responses, gateway errors through
+  # their gateway responses; each path gets an OPTIONS preflight answered by a mock
+  # integration, without auth (browsers send preflights without credentials or keys). The
+  # search function (aws_proxy) answers the header itself. Conditional parts of the document
+  # go through jsonencode/jsondecode: the two branches of a conditional must have one type.
+  cors_on     = var.cors != null
+  cors_origin = "'${try(var.cors.allow_origin, "")}'"
+  cors_header = { schema = { type = "string" } }
+  cors_origin_parameter = {
+    "method.response.header.Access-Control-Allow-Origin" = local.cors_origin
+  }
+  cors_preflight_headers = ["Access-Control-Allow-Origin", "Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Access-Control-Max-Age"]
+
   # Without a search function, its two operations are left out of the document.
   openapi = var.create ? jsonencode(merge(local.document, {
     paths = {
@@ -49,18 +63,74 @@ locals {
         # Path-level entries (parameters) stay as they are.
         { for key, value in item : key => value if !contains(local.methods, key) },
         {
-          for method, operation in item : method => merge(operation, {
-            security = local.security[
-              contains(local.search_paths, path) ? "search" : contains(["post", "put", "delete"], method) ? "writes" : "reads"
-            ]
-          }) if contains(local.methods, method)
+          for method, operation in item : method => merge(
+            operation,
+            {
+              security = local.security[
+                contains(local.search_paths, path) ? "search" : contains(["post", "put", "delete"], method) ? "writes" : "reads"
+              ]
+            },
+            jsondecode(local.cors_on ? jsonencode({
+              responses = {
+                for code, response in operation.responses : code => merge(response, {
+                  headers = merge(try(response.headers, {}), { "Access-Control-Allow-Origin" = local.cors_header })
+                })
+              }
+              x-amazon-apigateway-integration = merge(
+                operation["x-amazon-apigateway-integration"],
+                jsondecode(operation["x-amazon-apigateway-integration"].type == "aws" ? jsonencode({
+                  responses = {
+                    for selection, response in operation["x-amazon-apigateway-integration"].responses : selection => merge(response, {
+                      responseParameters = merge(try(response.responseParameters, {}), local.cors_origin_parameter)
+                    })
+                  }
+                }) : "{}"),
+              )
+            }) : "{}"),
+          ) if contains(local.methods, method)
         },
+        jsondecode(local.cors_on ? jsonencode({
+          options = {
+            summary  = "CORS preflight"
+            security = []
+            responses = {
+              "204" = {
+                description = "CORS preflight answer"
+                headers     = { for header in local.cors_preflight_headers : header => local.cors_header }
+              }
+            }
+            x-amazon-apigateway-integration = {
+              type                = "mock"
+              passthroughBehavior = "when_no_match"
+              requestTemplates    = { "application/json" = "{\"statusCode\": 204}" }
+              responses = {
+                default = {
+                  statusCode = "204"
+                  responseParameters = merge(local.cors_origin_parameter, {
+                    "method.response.header.Access-Control-Allow-Methods" = "'${join(",", concat([for method in keys(item) : upper(method) if contains(local.methods, method)], ["OPTIONS"]))}'"
+                    "method.response.header.Access-Control-Allow-Headers" = "'${join(",", try(var.cors.allow_headers, []))}'"
+                    "method.response.header.Access-Control-Max-Age"       = "'${try(var.cors.max_age, 0)}'"
+                  })
+                }
+              }
+            }
+          }
+        }) : "{}"),
       ) if local.search_enabled || !contains(local.search_paths, path)
     }
     components = merge(local.document.components, {
       securitySchemes = merge(local.document.components.securitySchemes, local.schemes)
     })
     "x-amazon-apigateway-api-key-source" = "HEADER"
+    # Error answers of API Gateway itself (bad body, missing key, throttled) carry the origin too.
+    x-amazon-apigateway-gateway-responses = {
+      for kind, response in local.document["x-amazon-apigateway-gateway-responses"] : kind => merge(
+        response,
+        jsondecode(local.cors_on ? jsonencode({
+          responseParameters = { "gatewayresponse.header.Access-Control-Allow-Origin" = local.cors_origin }
+        }) : "{}"),
+      )
+    }
   })) : null
 }
 

@@ -218,3 +218,26 @@ variable "waf" {
     error_message = "waf.rate_limit_per_5_minutes must be between 10 and 2000000000."
   }
 }
+
+variable "cors" {
+  description = "CORS for browser clients: the one origin allowed (the DynamoDB integrations answer a fixed Access-Control-Allow-Origin, so one origin or \"*\"), the request headers a preflight allows, and how long a browser may cache a preflight (seconds). Adds an OPTIONS method (mock integration, no auth) to every path; the search function answers the header itself (search_function's module sets its CORS_ALLOW_ORIGIN). null: no CORS headers and no OPTIONS methods"
+  type = object({
+    allow_origin  = string
+    allow_headers = optional(list(string), ["Content-Type", "Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Api-Key"])
+    max_age       = optional(number, 600)
+  })
+  default = null
+
+  validation {
+    condition     = var.cors == null || try(var.cors.allow_origin == "*" || can(regex("^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", var.cors.allow_origin)), false)
+    error_message = "cors.allow_origin must be \"*\" or one origin: scheme, host and optional port, no path (e.g. https://shop.example.com)."
+  }
+  validation {
+    condition     = var.cors == null || try(length(var.cors.allow_headers) > 0 && alltrue([for h in var.cors.allow_headers : can(regex("^[A-Za-z0-9-]+$", h))]), false)
+    error_message = "cors.allow_headers must name at least one header, each letters, digits and dashes only."
+  }
+  validation {
+    condition     = var.cors == null || try(var.cors.max_age >= 0 && var.cors.max_age <= 86400 && floor(var.cors.max_age) == var.cors.max_age, false)
+    error_message = "cors.max_age must be a whole number of seconds from 0 to 86400."
+  }
+}

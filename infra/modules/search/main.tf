@@ -288,13 +288,16 @@ module "search_function" {
   vpc_subnet_ids                 = try(var.search_function.vpc_subnet_ids, [])
   vpc_security_group_ids         = try(var.search_function.vpc_security_group_ids, [])
 
-  environment_variables = local.search_function ? {
+  environment_variables = local.search_function ? merge({
     OPENSEARCH_ENDPOINT     = "${var.endpoint_scheme}://${trimsuffix(aws_opensearch_domain.this[0].endpoint, "/")}"
     OPENSEARCH_AUTH         = var.search_function.opensearch_auth
     INDEX_ALIAS             = var.index_alias
     POWERTOOLS_SERVICE_NAME = "ddb-opensearch-sync-search"
     POWERTOOLS_LOG_LEVEL    = var.search_function.log_level
-  } : {}
+    # A proxy integration's answer is the function's: it sends the CORS header itself.
+    }, var.search_function.cors_allow_origin == null ? {} : {
+    CORS_ALLOW_ORIGIN = var.search_function.cors_allow_origin
+  }) : {}
 
   policy_name           = "search"
   policy_json           = try(data.aws_iam_policy_document.search[0].json, null)

@@ -239,7 +239,7 @@ variable "timeouts" {
 ################################################################################
 
 variable "search_function" {
-  description = "The search API's function (GET /books/search and /books/suggest): null for none, else its zip (scripts/build_lambda.py) and settings; it may only es:ESHttpGet/ESHttpPost <index_alias>/_search, <index_alias>/_mget and _scripts/painless/_execute; vpc_subnet_ids/vpc_security_group_ids place it in a VPC. Unset runtime, architecture, memory_size, reserved_concurrent_executions and tracing_mode take modules/function's defaults (python3.12, x86_64, 256, -1, PassThrough) and are checked there"
+  description = "The search API's function (GET /books/search and /books/suggest): null for none, else its zip (scripts/build_lambda.py) and settings; it may only es:ESHttpGet/ESHttpPost <index_alias>/_search, <index_alias>/_mget and _scripts/painless/_execute; vpc_subnet_ids/vpc_security_group_ids place it in a VPC; cors_allow_origin (the api module's cors.allow_origin) is the Access-Control-Allow-Origin it answers, null for none. Unset runtime, architecture, memory_size, reserved_concurrent_executions and tracing_mode take modules/function's defaults (python3.12, x86_64, 256, -1, PassThrough) and are checked there"
   type = object({
     zip_path                       = string
     name                           = optional(string)
@@ -255,6 +255,7 @@ variable "search_function" {
     kms_key_arn                    = optional(string)
     vpc_subnet_ids                 = optional(list(string), [])
     vpc_security_group_ids         = optional(list(string), [])
+    cors_allow_origin              = optional(string)
   })
   default = null
 

@@ -42,6 +42,7 @@ module "api" {
   waf                    = var.api.waf
   endpoint_type          = var.api.endpoint_type
   vpc_endpoint_ids       = var.api.vpc_endpoint_ids
+  cors                   = var.api.cors
 
   search_function = {
     name       = module.search.search_function_name
@@ -63,6 +64,7 @@ module "search" {
     opensearch_auth        = var.opensearch_auth
     vpc_subnet_ids         = try(var.function_vpc.subnet_ids, [])
     vpc_security_group_ids = try(var.function_vpc.security_group_ids, [])
+    cors_allow_origin      = try(var.api.cors.allow_origin, null)
   }
 
   instance_type       = var.opensearch.instance_type

@@ -53,7 +53,7 @@ variable "deletion_protection_enabled" {
 }
 
 variable "api" {
-  description = "The API's callers: authorization per operation group (writes, reads, search: NONE, AWS_IAM or COGNITO_USER_POOLS; AWS_IAM by default), Cognito user pools, API keys (required or not, one per client, the usage plan's limits), search's own throttle, a web ACL (yours, or one made with a per-IP rate rule), the endpoint type (PRIVATE needs execute-api VPC endpoints). authorization, usage_plan, search_throttling and waf go whole to modules/api's variables of those names, which give their types, defaults and checks"
+  description = "The API's callers: authorization per operation group (writes, reads, search: NONE, AWS_IAM or COGNITO_USER_POOLS; AWS_IAM by default), Cognito user pools, API keys (required or not, one per client, the usage plan's limits), search's own throttle, a web ACL (yours, or one made with a per-IP rate rule), the endpoint type (PRIVATE needs execute-api VPC endpoints), CORS for browser clients (null: none). authorization, usage_plan, search_throttling, waf and cors go whole to modules/api's variables of those names, which give their types, defaults and checks"
   type = object({
     authorization          = optional(any)
     cognito_user_pool_arns = optional(list(string), [])
@@ -65,6 +65,7 @@ variable "api" {
     waf                    = optional(any)
     endpoint_type          = optional(string, "REGIONAL")
     vpc_endpoint_ids       = optional(list(string), [])
+    cors                   = optional(any)
   })
   default  = {}
   nullable = false

@@ -29,6 +29,7 @@ __all__ = [
     "ENV_AWS_REGION",
     "ENV_BULK_MAX_ACTIONS",
     "ENV_BULK_MAX_BYTES",
+    "ENV_CORS_ALLOW_ORIGIN",
     "ENV_DEAD_LETTER_BUCKET",
     "ENV_DLQ_URL",
     "ENV_INDEX_ALIAS",
@@ -65,6 +66,9 @@ ENV_BULK_MAX_ACTIONS = "BULK_MAX_ACTIONS"
 ENV_TABLE_NAME = "TABLE_NAME"
 """The DynamoDB table the operator commands (backfill, reconcile, reindex) read; the
 function itself never needs it (its events name the stream)."""
+ENV_CORS_ALLOW_ORIGIN = "CORS_ALLOW_ORIGIN"
+"""The search function's ``Access-Control-Allow-Origin`` (the api module's ``cors``); unset:
+no CORS header."""
 ENV_AWS_REGION = "AWS_REGION"
 """Set by the Lambda runtime; ``AWS_DEFAULT_REGION`` is the fallback."""
 

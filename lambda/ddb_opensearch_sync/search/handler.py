@@ -3,7 +3,8 @@
 API Gateway's Lambda proxy integration (``aws_proxy``) calls it for ``GET /books/search`` and
 ``GET /books/suggest``. All it does: parameters -> `params`, body -> `query`, one ``_search``
 on the alias, answer -> `query`. Settings are the sync function's names (`settings`):
-``OPENSEARCH_ENDPOINT``, ``OPENSEARCH_AUTH``, ``INDEX_ALIAS``. The client is built once per
+``OPENSEARCH_ENDPOINT``, ``OPENSEARCH_AUTH``, ``INDEX_ALIAS``, and ``CORS_ALLOW_ORIGIN`` (the
+``Access-Control-Allow-Origin`` of every answer; unset: none). The client is built once per
 execution environment.
 
 With ``consistent_with`` (sync tokens of writes), `consistency` merges those writes into the
@@ -30,7 +31,7 @@ from aws_lambda_powertools import Logger
 from opensearchpy.exceptions import OpenSearchException, TransportError
 
 from ..core.records import SYNC_FIELD
-from ..core.settings import Settings
+from ..core.settings import ENV_CORS_ALLOW_ORIGIN, Settings
 from ..index.client import make_client
 from .consistency import (
     MAX_WAIT_SECONDS,
@@ -301,8 +302,20 @@ def _run(planned: Planned, settings: Settings) -> tuple[ProxyResponse, int | Non
     return respond(200, page), response.get("took")
 
 
+def with_cors(response: ProxyResponse, allow_origin: str | None) -> ProxyResponse:
+    """The answer with ``Access-Control-Allow-Origin`` when CORS is on: a proxy integration's
+    answer reaches the browser as the function wrote it."""
+    if allow_origin:
+        response["headers"] = {**response["headers"], "Access-Control-Allow-Origin": allow_origin}
+    return response
+
+
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> ProxyResponse:
+    return with_cors(_answer(event), os.environ.get(ENV_CORS_ALLOW_ORIGIN))
+
+
+def _answer(event: dict[str, Any]) -> ProxyResponse:
     began = time.monotonic()
     resource = event.get("resource")
     route = ROUTES.get(resource) if event.get("httpMethod") == "GET" else None
