@@ -26,7 +26,7 @@ from ddb_opensearch_sync.search.consistency import (
 )
 from ddb_opensearch_sync.search.params import InvalidParameterError, parse_search, parse_suggest
 from ddb_opensearch_sync.search.token import Cursor, InvalidTokenError
-from tests.unit.test_search_query import Context, proxy_event
+from tests.unit.test_search_query import proxy_event
 
 MS = 1_764_000_000_123
 RID = "4f1c2a5e-0d6b-4c3e-9b1a-2f7e8d9c0b1a"
@@ -102,7 +102,7 @@ def test_a_forged_token_is_refused(forged: str):
 def test_a_forged_token_is_a_400_naming_the_parameter_before_anything_is_read(forged: str):
     for route in ("/books/search", "/books/suggest"):
         query = {"consistent_with": [forged]} | ({"prefix": ["du"]} if "suggest" in route else {})
-        response = search_handler.handler(proxy_event(route, **query), Context())
+        response = search_handler.answer(proxy_event(route, **query))
 
         assert response["statusCode"] == 400
         assert json.loads(response["body"])["message"].startswith(

@@ -4,22 +4,13 @@ api module's ``cors`` sets ``CORS_ALLOW_ORIGIN``, and nothing when it is unset."
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from ddb_opensearch_sync.core.settings import ENV_CORS_ALLOW_ORIGIN
-from ddb_opensearch_sync.search import handler as search_handler
+from ddb_opensearch_sync.search.handler import answer, with_cors
 
 ORIGIN = "https://shop.example.com"
-# What powertools' inject_lambda_context reads from the Lambda context.
-CONTEXT = SimpleNamespace(
-    function_name="search",
-    memory_limit_in_mb=256,
-    invoked_function_arn="arn:aws:lambda:us-east-1:000000000000:function:search",
-    aws_request_id="request-1",
-)
 # Answers that need no OpenSearch: an unknown route and an invalid parameter.
 EVENTS = {
     404: {"httpMethod": "GET", "resource": "/books/nowhere", "queryStringParameters": None},
@@ -32,17 +23,14 @@ EVENTS = {
 }
 
 
-def answer(event: dict[str, Any]) -> dict[str, Any]:
-    return dict(search_handler.handler(event, CONTEXT))  # type: ignore[arg-type]
+def answer_with(event: dict[str, Any], allow_origin: str | None) -> dict[str, Any]:
+    """What the handler answers with ``CORS_ALLOW_ORIGIN`` set to ``allow_origin``."""
+    return dict(with_cors(answer(event), allow_origin))
 
 
 @pytest.mark.parametrize("status", sorted(EVENTS))
-def test_every_answer_names_the_origin_when_cors_is_on(
-    status: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(ENV_CORS_ALLOW_ORIGIN, ORIGIN)
-
-    response = answer(EVENTS[status])
+def test_every_answer_names_the_origin_when_cors_is_on(status: int) -> None:
+    response = answer_with(EVENTS[status], ORIGIN)
 
     assert response["statusCode"] == status
     assert response["headers"] == {
@@ -52,10 +40,8 @@ def test_every_answer_names_the_origin_when_cors_is_on(
 
 
 @pytest.mark.parametrize("status", sorted(EVENTS))
-def test_no_cors_header_when_cors_is_off(status: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ENV_CORS_ALLOW_ORIGIN, raising=False)
-
-    response = answer(EVENTS[status])
+def test_no_cors_header_when_cors_is_off(status: int) -> None:
+    response = answer_with(EVENTS[status], None)
 
     assert response["statusCode"] == status
     assert response["headers"] == {"Content-Type": "application/json"}

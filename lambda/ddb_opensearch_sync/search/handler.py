@@ -312,10 +312,10 @@ def with_cors(response: ProxyResponse, allow_origin: str | None) -> ProxyRespons
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> ProxyResponse:
-    return with_cors(_answer(event), os.environ.get(ENV_CORS_ALLOW_ORIGIN))
+    return with_cors(answer(event), os.environ.get(ENV_CORS_ALLOW_ORIGIN))
 
 
-def _answer(event: dict[str, Any]) -> ProxyResponse:
+def answer(event: dict[str, Any]) -> ProxyResponse:
     began = time.monotonic()
     resource = event.get("resource")
     route = ROUTES.get(resource) if event.get("httpMethod") == "GET" else None
