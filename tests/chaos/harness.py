@@ -30,10 +30,9 @@ from ddb_opensearch_sync.core.records import SYNC_FIELD, MalformedRecordError
 from ddb_opensearch_sync.ops.reconcile import canonical
 from ddb_opensearch_sync.ops.reindex import PHASES
 from ddb_opensearch_sync.ops.table import TableInfo, item_change
-from stackctl.processes import read_pid, running
-from stackctl.settings import Paths
 from tests.support import aws
 from tests.support.api import BooksApi
+from tests.support.outage import bring_back, opensearch_pid
 from tests.support.pipeline import run_cli
 from tests.support.polling import eventually
 from tests.support.settings import (
@@ -339,14 +338,9 @@ class Chaos:
             self.reindex_pending = False
             assert code in (0, 4) and result["switched"], result  # 4: items it cannot index
 
-    def _node_pid(self) -> int:
-        pid = read_pid(Paths.from_env().pid_file("opensearch"))
-        assert pid is not None and running(pid), "the session stack's OpenSearch is not tracked"
-        return pid
-
     def fault_pause(self) -> None:
         """SIGSTOP the node for a few seconds while writes go on."""
-        pid = self._node_pid()
+        pid = opensearch_pid()
         os.kill(pid, signal.SIGSTOP)
         try:
             for _ in range(self.rng.randrange(2, 6)):
@@ -356,14 +350,11 @@ class Chaos:
 
     def fault_kill(self) -> None:
         """SIGKILL the node, write meanwhile, bring it back with the launcher."""
-        pid = self._node_pid()
+        pid = opensearch_pid()
         os.kill(pid, signal.SIGKILL)
         for _ in range(self.rng.randrange(2, 6)):
             self.operate()
-        up = subprocess.run(
-            [sys.executable, "-m", "stackctl", "up"], capture_output=True, text=True, check=False
-        )
-        assert up.returncode == 0, up.stdout + up.stderr
+        bring_back()
 
     # --- the end ----------------------------------------------------------------------------
 
