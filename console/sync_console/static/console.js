@@ -400,16 +400,21 @@ async function loadDeadLetters() {
   $("#dlq-summary").textContent = found.messages.length
     ? `${found.messages.length} message(s), newest first (read without removing them).`
     : "No messages: nothing was dead-lettered.";
-  $("#dlq").replaceChildren(...found.messages.map(deadLetter));
+  // A refresh keeps open the records the reader opened (read after the answer: a click may
+  // have opened one while it was on its way).
+  const open = new Set([...document.querySelectorAll("#dlq details[open]")].map((d) => d.dataset.id));
+  $("#dlq").replaceChildren(...found.messages.map((message) => deadLetter(message, open)));
 }
 
-function deadLetter(message) {
+function deadLetter(message, open) {
   const article = el("article", undefined, "letter");
   const sent = message.sent_ms ? new Date(message.sent_ms).toLocaleString() : "";
   article.append(el("h3", `${message.kind}${message.document_id ? ` · ${message.document_id}` : ""}`));
   article.append(el("p", sent, "meta"));
   article.append(el("pre", pretty(message.error)));
   const details = el("details");
+  details.dataset.id = message.id;
+  details.open = open.has(message.id);
   details.append(el("summary", "The record"), el("pre", pretty(message.record)));
   article.append(details);
   return article;
