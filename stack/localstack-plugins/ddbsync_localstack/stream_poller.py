@@ -106,7 +106,9 @@ class DrainingDynamoDBPoller(DynamoDBPoller):
 _PATCH = Patch(esm_worker_factory, "DynamoDBPoller", DrainingDynamoDBPoller)
 
 
-@hooks.on_infra_start()
+# plux names a hook plugin after its function unless told: two hooks both called `install`
+# would be one plugin, and only one of them would run.
+@hooks.on_infra_start(name="ddbsync_stream_poller")
 def install() -> None:
     """Make new DynamoDB event source mappings use `DrainingDynamoDBPoller`."""
     _PATCH.apply()  # idempotent

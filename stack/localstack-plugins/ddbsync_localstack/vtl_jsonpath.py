@@ -36,7 +36,9 @@ def compiled(path: str) -> Any:
 _PATCH = Patch(template_mapping, "parse", compiled)
 
 
-@hooks.on_infra_start()
+# plux names a hook plugin after its function unless told: two hooks both called `install`
+# would be one plugin, and only one of them would run.
+@hooks.on_infra_start(name="ddbsync_vtl_jsonpath")
 def install() -> None:
     """Make LocalStack's VTL ``$input`` helpers use `compiled`."""
     _PATCH.apply()  # idempotent
