@@ -11,6 +11,14 @@ against bulk-indexing the same documents into a scratch index of the same node.
     writes took (their own rate bounds the drain from above), how long after the last
     write acknowledged everything was searchable, each process's CPU meanwhile, and where
     LocalStack's went (py-spy, `bench.sampling`).
+``backlog``
+    The drain alone, as on AWS when a mapping meets a stream that has records waiting (after an
+    outage, a paused mapping, a bulk load): the same number of books written into a scratch
+    table with a stream, *then* an event source mapping created from that stream to the
+    deployed sync function, with the deployed mapping's settings and ``TRIM_HORIZON``. Rate =
+    items / (time the last one became searchable - time the mapping was created). No writes
+    compete with the drain here, so this is the sync's own rate; the burst above adds
+    LocalStack taking the writes at the same time.
 ``ceiling``
     The same books, as the function's documents (`records.to_change` of an INSERT), bulk-indexed
     with ``helpers.bulk`` (1,000 per request) into a fresh scratch index made by the project's
@@ -42,7 +50,7 @@ from bench.streamgen import book, typed_book
 from ddb_opensearch_sync.core.records import to_change
 from tests.support import aws
 from tests.support.opensearch import scratch_alias
-from tests.support.settings import Settings
+from tests.support.settings import SYNC_FUNCTION_NAME, Settings
 
 if TYPE_CHECKING:
     from opensearchpy import OpenSearch
@@ -162,6 +170,80 @@ def burst(
     }
 
 
+MAPPING_SETTINGS = (
+    "BatchSize",
+    "MaximumBatchingWindowInSeconds",
+    "ParallelizationFactor",
+    "FunctionResponseTypes",
+    "BisectBatchOnFunctionError",
+    "MaximumRetryAttempts",
+    "MaximumRecordAgeInSeconds",
+)
+
+
+def _deployed_mapping(lambdas: Any, function: str) -> dict[str, Any]:
+    """The settings of the deployed mapping from the table's stream to ``function``."""
+    mappings = lambdas.list_event_source_mappings(FunctionName=function)["EventSourceMappings"]
+    streams = [m for m in mappings if ":dynamodb:" in m.get("EventSourceArn", "")]
+    if not streams:
+        raise RuntimeError(f"no stream mapping to {function}: run `make deploy`")
+    return {key: streams[0][key] for key in MAPPING_SETTINGS if key in streams[0]}
+
+
+def backlog(
+    client: OpenSearch,
+    endpoints: Settings,
+    alias: str,
+    items: list[dict[str, Any]],
+    prefix: str,
+    timeout: float,
+) -> dict[str, Any]:
+    """Write ``items`` into a scratch table's stream, then time a new mapping draining it."""
+    lambdas = aws.client(endpoints, "lambda")
+    function = endpoints.require(SYNC_FUNCTION_NAME)
+    settings = _deployed_mapping(lambdas, function)
+    with aws.new_table(endpoints, stream=True, prefix="bench-backlog") as table:
+        _write_all(table.dynamodb, table.name, items)
+        began = time.monotonic()
+        mapping = lambdas.create_event_source_mapping(
+            EventSourceArn=table.stream_arn,
+            FunctionName=function,
+            StartingPosition="TRIM_HORIZON",
+            **settings,
+        )
+        try:
+            seen = _wait_searchable(client, alias, prefix, len(items), began + timeout)
+            seconds = time.monotonic() - began
+        finally:
+            _clean_up(
+                client,
+                aws.BooksTable(table.dynamodb, table.name),
+                alias,
+                [item["book_id"]["S"] for item in items],
+            )
+            lambdas.delete_event_source_mapping(UUID=mapping["UUID"])
+    return {
+        "items": len(items),
+        "searchable": seen,
+        "seconds": round(seconds, 2),
+        "items_per_s": round(seen / seconds, 1),
+        "mapping": settings,
+    }
+
+
+def _wait_searchable(
+    client: OpenSearch, alias: str, prefix: str, expected: int, deadline: float
+) -> int:
+    """Poll until a search finds ``expected`` books under ``prefix``; the count last seen."""
+    seen = 0
+    while time.monotonic() < deadline:
+        seen = _searchable_count(client, alias, prefix)
+        if seen >= expected:
+            break
+        time.sleep(POLL_INTERVAL)
+    return seen
+
+
 def _clean_up(client: OpenSearch, books: aws.BooksTable, alias: str, ids: list[str]) -> None:
     books.delete(ids)
     prefix = ids[0].rsplit("-", 1)[0] if ids else ""
@@ -188,11 +270,17 @@ def run(config: DrainConfig, endpoints: Settings, say: Callable[[str], None]) ->
     finally:
         say("drain: deleting the burst's items")
         _clean_up(client, books, alias, [item["book_id"]["S"] for item in items])
+    say(f"drain: {len(items)} records waiting in a stream, a new mapping timed until searchable")
+    backlog_run_id = f"backlog-{uuid.uuid4().hex[:8]}"
+    backlog_items = _items(config, backlog_run_id)
+    drained = backlog(client, endpoints, alias, backlog_items, f"{backlog_run_id}-", config.timeout)
     after = ceiling(client, documents)
     bulk = (before + after) / 2
+    drained["ratio"] = round(drained["items_per_s"] / bulk, 3)
     return {
         "config": {"items": config.items, "writer_threads": WRITERS, "poll_interval_s": 0.05},
         "sync": sync,
+        "backlog": drained,
         "ceiling_items_per_s": {
             "before": round(before, 1),
             "after": round(after, 1),

@@ -35,6 +35,12 @@ GOALS = (
         True,
     ),
     Goal(
+        "a backlog in the stream -> all searchable, over the node's _bulk rate",
+        ("drain", "backlog", "ratio"),
+        0.5,
+        True,
+    ),
+    Goal(
         "the function vs the bulk ceiling, batch 100",
         ("throughput", "headline", "ours_over_ceiling"),
         0.9,

@@ -17,6 +17,11 @@ This poller does the same, and nothing else differently:
   instead of ``BatchSize``, and calls on one shard are at least 0.2 s apart (5 per second);
   LocalStack's batcher then cuts what was read into batches of ``BatchSize`` and honours
   ``MaximumBatchingWindowInSeconds`` as before;
+- while a batch is being delivered, the shard's next ``GetRecords`` is already being read (one
+  response ahead), so the function's time and the read's no longer add up. This changes when a
+  read is made, not what is delivered or in which order: a response read ahead is used only
+  for the very iterator it was read with, after the batch before it has been dealt with, and a
+  read ahead that failed is made again, through LocalStack's error handling;
 - a shard that never runs dry is read for at most `SHARD_TURN_SECONDS` at a time, so other
   shards take turns (moto has one shard per stream; AWS's pollers run shards in parallel).
 
@@ -27,7 +32,9 @@ LocalStack ``on_infra_start`` hook (`install`), registered in this package's ent
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from localstack.runtime import hooks
@@ -45,18 +52,28 @@ SHARD_TURN_SECONDS = 5.0
 """Longest a shard with records still waiting is read before the next shard's turn."""
 
 
-class _ReadAhead:
-    """The poller's DynamoDB Streams client, reading up to `GET_RECORDS_LIMIT` per call.
+class _PacedLimit:
+    """The poller's DynamoDB Streams client: up to `GET_RECORDS_LIMIT` records per call, and at
+    most one call per `GET_RECORDS_INTERVAL` (AWS: 5 per second per shard; moto has one shard
+    per stream, so pacing per client is pacing per shard).
 
     A proxy rather than a copy of LocalStack's ``get_records``: that method holds the error
     handling (expired iterators, trimmed data, missing streams) and fixes ``Limit`` to the
-    batch size; everything but the limit stays LocalStack's.
+    batch size; everything but the limit and the pace stays LocalStack's.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, shutdown: threading.Event) -> None:
         self._client = client
+        self._shutdown = shutdown
+        self._lock = threading.Lock()
+        self._last_call = 0.0
 
     def get_records(self, **kwargs: Any) -> dict[str, Any]:
+        with self._lock:
+            wait = self._last_call + GET_RECORDS_INTERVAL - time.monotonic()
+            if wait > 0:
+                self._shutdown.wait(wait)
+            self._last_call = time.monotonic()
         return self._client.get_records(**{**kwargs, "Limit": GET_RECORDS_LIMIT})
 
     def __getattr__(self, name: str) -> Any:
@@ -64,23 +81,44 @@ class _ReadAhead:
 
 
 class DrainingDynamoDBPoller(DynamoDBPoller):
-    """LocalStack's DynamoDB poller, reading a shard for as long as it has records waiting."""
+    """LocalStack's DynamoDB poller, reading a shard for as long as it has records waiting,
+    one ``GetRecords`` ahead of the batch being delivered."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.source_client = _ReadAhead(self.source_client)
-        self._last_read: dict[str, float] = {}
+        self.source_client = _PacedLimit(self.source_client, self._is_shutdown)
+        self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddbsync-read-ahead")
+        self._read_ahead: tuple[str, Future[dict]] | None = None
         self._records_read = 0
 
     def get_records(self, shard_iterator: str) -> dict:
-        response = super().get_records(shard_iterator)
+        response = self._response_read_ahead(shard_iterator) or super().get_records(shard_iterator)
         self._records_read = len(response.get("Records", ()))
+        next_iterator = response.get("NextShardIterator")
+        if self._records_read and next_iterator and not self._is_shutdown.is_set():
+            read = self._reader.submit(self._read, next_iterator)
+            self._read_ahead = (next_iterator, read)
         return response
+
+    def _read(self, shard_iterator: str) -> dict:
+        return self.source_client.get_records(
+            **self.stream_arn_param(), ShardIterator=shard_iterator
+        )
+
+    def _response_read_ahead(self, shard_iterator: str) -> dict | None:
+        """The response read ahead for this iterator; None if there is none or it failed (the
+        caller then reads again, and LocalStack's ``get_records`` handles the error)."""
+        ahead, self._read_ahead = self._read_ahead, None
+        if ahead is None or ahead[0] != shard_iterator:
+            return None
+        try:
+            return ahead[1].result()
+        except Exception:  # read again by the caller, with LocalStack's error handling
+            return None
 
     def poll_events_from_shard(self, shard_id: str, shard_iterator: str) -> None:
         turn_ends = time.monotonic() + SHARD_TURN_SECONDS
         while True:
-            self._pace(shard_id)
             self._records_read = 0
             super().poll_events_from_shard(shard_id, shard_iterator)
             # Read on only while records came back, the shard is still open and it is our turn.
@@ -94,13 +132,9 @@ class DrainingDynamoDBPoller(DynamoDBPoller):
                 return
             shard_iterator = next_iterator
 
-    def _pace(self, shard_id: str) -> None:
-        """Wait until the shard's next ``GetRecords`` is allowed (5 per second, as on AWS)."""
-        now = time.monotonic()
-        wait = self._last_read.get(shard_id, 0.0) + GET_RECORDS_INTERVAL - now
-        if wait > 0:
-            self._is_shutdown.wait(wait)
-        self._last_read[shard_id] = time.monotonic()
+    def close(self) -> None:
+        super().close()
+        self._reader.shutdown(wait=False, cancel_futures=True)
 
 
 _PATCH = Patch(esm_worker_factory, "DynamoDBPoller", DrainingDynamoDBPoller)
