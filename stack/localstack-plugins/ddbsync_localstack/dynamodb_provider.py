@@ -60,9 +60,10 @@ from localstack.aws.api.dynamodbstreams import (
     ShardIteratorType,
     StreamStatus,
 )
-from localstack.http import Request, route
+from localstack.aws.client import parse_response, raise_service_exception
+from localstack.http import Request, Response, route
 from localstack.services.edge import ROUTER
-from localstack.services.moto import MotoFallbackDispatcher, call_moto
+from localstack.services.moto import MotoFallbackDispatcher, call_moto, dispatch_to_moto
 from localstack.services.plugins import Service, ServiceLifecycleHook, aws_provider
 from localstack.utils.patch import Patch, Patches
 from moto.dynamodb.exceptions import ItemSizeTooLarge
@@ -440,9 +441,28 @@ class MotoDynamoDBProvider(DynamodbApi, ServiceLifecycleHook):
     @handler("Scan")
     def scan(
         self, context: RequestContext, *args: Any, limit: int | None = None, **kwargs: Any
-    ) -> ScanOutput:
+    ) -> ScanOutput | Response:
         _check_limit(limit)
-        return call_moto(context)
+        return _moto_answer(context)
+
+
+def _moto_answer(context: RequestContext) -> Response:
+    """moto's own HTTP answer to a request, passed through as it is when it succeeded.
+
+    Why: moto already answers DynamoDB's JSON wire format, with its CRC32 header. ``call_moto``
+    parses that answer into a dict only for LocalStack's serializer to write the same JSON
+    again: two walks over every attribute of every item, most of a large Scan page's time in
+    this process (a backfill or reconcile reads the whole table this way). An error answer is
+    parsed and raised exactly as ``call_moto`` does.
+    """
+    response = dispatch_to_moto(context)
+    if response.status_code >= 300:
+        parsed = parse_response(context.operation, context.protocol, response)
+        raise_service_exception(response, parsed)
+    # LocalStack's ServiceResponseParser would parse the answer anyway, for handlers that read
+    # the parsed response; for DynamoDB only trace logging does, and it gets this note.
+    context.service_response = {"note": "moto's answer, passed through unparsed"}
+    return response
 
 
 def _without_empty_attributes(response: _ItemOutput) -> _ItemOutput:
@@ -477,7 +497,7 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
     ) -> DescribeStreamOutput:
         # moto describes any stream ARN of a table as its latest stream, and always as ENABLED.
         # (It reads the parameters not named here from the context.)
-        shard = _stream_shard(context, stream_arn)
+        shard = _stream_shard(context.account_id, context.region, stream_arn)
         response: DescribeStreamOutput = call_moto(context)
         description = response.get("StreamDescription")
         if description and not _stream_enabled(shard):
@@ -494,7 +514,7 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
         sequence_number: str | None = None,
         **kwargs: Any,
     ) -> GetShardIteratorOutput:
-        shard = _stream_shard(context, stream_arn)
+        shard = _stream_shard(context.account_id, context.region, stream_arn)
         if shard_id != shard.id:
             raise ResourceNotFoundException(
                 f"Requested resource not found: Shard {shard_id} does not exist"
@@ -522,23 +542,34 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
         limit: int | None = None,
         **kwargs: Any,
     ) -> GetRecordsOutput:
-        stream_arn, _, number = shard_iterator.rpartition(ITERATOR_SEPARATOR)
-        shard = _stream_shard(context, stream_arn) if number.isdigit() else None
-        if shard is None or not (
-            shard.starting_sequence_number <= int(number) <= _end_position(shard)
-        ):
-            raise _validation_error(f"Invalid ShardIterator: {shard_iterator!r}")
-        start = int(number) - shard.starting_sequence_number
-        records = [
-            _with_binary_as_bytes(item.to_json())
-            for item in shard.items[start : start + (limit or 1000)]
-        ]
-        next_position = int(number) + len(records)
-        response = GetRecordsOutput(Records=records)
-        # AWS closes the shard of a disabled stream: once it is read, there is no next iterator.
-        if _stream_enabled(shard) or next_position < _end_position(shard):
-            response["NextShardIterator"] = _shard_iterator(stream_arn, next_position)
+        records, next_iterator = read_stream(
+            context.account_id, context.region, shard_iterator, limit
+        )
+        response = GetRecordsOutput(Records=[_with_binary_as_bytes(r) for r in records])
+        if next_iterator is not None:
+            response["NextShardIterator"] = next_iterator
         return response
+
+
+def read_stream(
+    account_id: str, region: str, shard_iterator: str, limit: int | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The records at a shard iterator, and the next iterator (``None`` once a disabled
+    stream has been read to its end: AWS closes its shard).
+
+    The records are moto's own dicts, binary values as base64 text: callers copy what they
+    change. GetRecords serves them; the stream poller (`stream_poller`) reads them in-process.
+    """
+    stream_arn, _, number = shard_iterator.rpartition(ITERATOR_SEPARATOR)
+    shard = _stream_shard(account_id, region, stream_arn) if number.isdigit() else None
+    if shard is None or not (shard.starting_sequence_number <= int(number) <= _end_position(shard)):
+        raise _validation_error(f"Invalid ShardIterator: {shard_iterator!r}")
+    start = int(number) - shard.starting_sequence_number
+    records = [item.to_json() for item in shard.items[start : start + (limit or 1000)]]
+    next_position = int(number) + len(records)
+    if _stream_enabled(shard) or next_position < _end_position(shard):
+        return records, _shard_iterator(stream_arn, next_position)
+    return records, None
 
 
 def _with_binary_as_bytes(record: dict[str, Any]) -> Record:
@@ -582,14 +613,14 @@ def _stream_enabled(shard: StreamShard) -> bool:
     return bool((shard.table.stream_specification or {}).get("StreamEnabled"))
 
 
-def _stream_shard(context: RequestContext, stream_arn: str) -> StreamShard:
+def _stream_shard(account_id: str, region: str, stream_arn: str) -> StreamShard:
     """The shard behind a stream ARN ("arn:…:table/<name>/stream/<label>").
 
     moto keeps one shard per table, for its latest stream only, and looks the table up in the
     caller's account and region, as this does.
     """
     table_name, _, label = stream_arn.partition(":table/")[2].partition("/stream/")
-    table = dynamodb_backends[context.account_id][context.region].tables.get(table_name)
+    table = dynamodb_backends[account_id][region].tables.get(table_name)
     if table is None or table.stream_shard is None or table.latest_stream_label != label:
         raise ResourceNotFoundException(
             f"Requested resource not found: Stream: {stream_arn} not found"

@@ -32,17 +32,22 @@ LocalStack ``on_infra_start`` hook (`install`), registered in this package's ent
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from localstack import config
 from localstack.runtime import hooks
 from localstack.services.lambda_.event_source_mapping import esm_worker_factory
 from localstack.services.lambda_.event_source_mapping.pollers.dynamodb_poller import (
     DynamoDBPoller,
 )
+from localstack.utils.aws.arns import parse_arn
 from localstack.utils.patch import Patch
+
+from .dynamodb_provider import read_stream
 
 GET_RECORDS_LIMIT = 1000
 """Records per ``GetRecords``: the API's maximum, what AWS's poller reads."""
@@ -52,21 +57,31 @@ SHARD_TURN_SECONDS = 5.0
 """Longest a shard with records still waiting is read before the next shard's turn."""
 
 
-class _PacedLimit:
-    """The poller's DynamoDB Streams client: up to `GET_RECORDS_LIMIT` records per call, and at
+class _PacedReader:
+    """The poller's DynamoDB Streams client: up to `GET_RECORDS_LIMIT` records per call, at
     most one call per `GET_RECORDS_INTERVAL` (AWS: 5 per second per shard; moto has one shard
-    per stream, so pacing per client is pacing per shard).
+    per stream, so pacing per client is pacing per shard), read in-process when it can be.
+
+    In-process: when this LocalStack serves DynamoDB Streams with our moto provider, the
+    records are taken from it directly (`dynamodb_provider.read_stream`, the very function
+    behind its GetRecords), instead of through LocalStack's gateway, its serializer and
+    botocore's parser, which cost more than everything else the poller does per record. Any
+    error there (a bad iterator, a deleted stream) is left to the real call, so LocalStack's
+    ``get_records`` handles it as it always has.
 
     A proxy rather than a copy of LocalStack's ``get_records``: that method holds the error
     handling (expired iterators, trimmed data, missing streams) and fixes ``Limit`` to the
-    batch size; everything but the limit and the pace stays LocalStack's.
+    batch size; everything but the limit, the pace and the transport stays LocalStack's.
     """
 
-    def __init__(self, client: Any, shutdown: threading.Event) -> None:
+    def __init__(self, client: Any, stream_arn: str, shutdown: threading.Event) -> None:
         self._client = client
         self._shutdown = shutdown
         self._lock = threading.Lock()
         self._last_call = 0.0
+        arn = parse_arn(stream_arn)
+        self._in_process = _served_by_our_provider()
+        self._account, self._region = arn["account"], arn["region"]
 
     def get_records(self, **kwargs: Any) -> dict[str, Any]:
         with self._lock:
@@ -74,10 +89,33 @@ class _PacedLimit:
             if wait > 0:
                 self._shutdown.wait(wait)
             self._last_call = time.monotonic()
+        if self._in_process:
+            # On any error the real call below raises it as LocalStack's handling expects.
+            with contextlib.suppress(Exception):
+                return self._read_in_process(kwargs["ShardIterator"])
         return self._client.get_records(**{**kwargs, "Limit": GET_RECORDS_LIMIT})
+
+    def _read_in_process(self, shard_iterator: str) -> dict[str, Any]:
+        records, next_iterator = read_stream(
+            self._account, self._region, shard_iterator, GET_RECORDS_LIMIT
+        )
+        # LocalStack's transform replaces ``ApproximateCreationDateTime`` in the record's
+        # ``dynamodb`` part: that part and the record are copied, the images (only read) are
+        # not. Binary values stay base64 text, which is what the function's event carries (the
+        # other path decodes them to bytes and LocalStack's invoke encodes them back).
+        response: dict[str, Any] = {
+            "Records": [{**record, "dynamodb": {**record["dynamodb"]}} for record in records]
+        }
+        if next_iterator is not None:
+            response["NextShardIterator"] = next_iterator
+        return response
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
+
+
+def _served_by_our_provider() -> bool:
+    return config.SERVICE_PROVIDER_CONFIG.get_provider("dynamodbstreams") == "moto"
 
 
 class DrainingDynamoDBPoller(DynamoDBPoller):
@@ -86,7 +124,7 @@ class DrainingDynamoDBPoller(DynamoDBPoller):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.source_client = _PacedLimit(self.source_client, self._is_shutdown)
+        self.source_client = _PacedReader(self.source_client, self.source_arn, self._is_shutdown)
         self._reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddbsync-read-ahead")
         self._read_ahead: tuple[str, Future[dict]] | None = None
         self._records_read = 0
