@@ -263,14 +263,15 @@ class _Run:
 def page_changes(
     items: list[dict[str, Any]], table: TableInfo
 ) -> tuple[list[Change], list[dict[str, Any]]]:
-    """The changes a page of items stands for, and the items the function could not index
-    either (reported, as the function dead-letters them)."""
+    """The changes a page of scanned items (stream event encoding: `scan.ParallelScan`) stands
+    for, and the items the function could not index either (reported, as the function
+    dead-letters them)."""
     changes: list[Change] = []
     rejected: list[dict[str, Any]] = []
     read_at = time.time()  # `_sync.ts`, as a stream write has: what reindex and purge go by
     for item in items:
         try:
-            changes.append(item_change(item, table, written_at=read_at))
+            changes.append(item_change(item, table, written_at=read_at, encoded=True))
         except MalformedRecordError as error:
             error_info = {"type": "malformed_item", "reason": str(error)}
             rejected.append({"keys": item_keys(item, table), "error": error_info})

@@ -358,7 +358,7 @@ class _Reconciler:
     ) -> None:
         keys = item_keys(item, self.table)
         try:
-            change = item_change(item, self.table)
+            change = item_change(item, self.table, encoded=True)  # as scanned
         except MalformedRecordError as error:
             with self._lock:
                 self.report.table_items += 1

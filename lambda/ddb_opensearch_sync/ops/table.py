@@ -161,15 +161,17 @@ def item_change(
     sequence_number: str = BACKFILL_SEQUENCE,
     version: int = 0,
     written_at: float | None = None,
+    encoded: bool = False,
 ) -> Change:
     """The ``INSERT`` change an item read from the table stands for, at external ``version``.
 
     ``written_at`` (epoch seconds, when the item was read) becomes the document's
     ``_sync.ts``, as a stream write's creation time does; ``None`` leaves it out (a
-    comparison, not a write). Raises `records.MalformedRecordError` for an item the function
-    could not index either.
+    comparison, not a write). ``encoded``: the item is in the stream event's encoding
+    already (as `scan.ParallelScan` reads it), not the client's. Raises
+    `records.MalformedRecordError` for an item the function could not index either.
     """
-    image = stream_image(item)
+    image = item if encoded else stream_image(item)
     record = _record(EventName.INSERT, item_keys(item, table), image, sequence_number, written_at)
     return dataclasses.replace(to_change(record), version=version)
 
