@@ -4,7 +4,8 @@
    like `throughput` does (scratch index, preload, interleaved, median of ``--runs``):
    ceiling (``helpers.bulk``, prepared documents) -> + external versions -> ours' writer
    (``BulkWriter`` on prepared changes) -> + mapping (``BatchSyncer`` on raw records) ->
-   + the Lambda handler (Powertools logging and metrics);
+   + the stored order compared first (``check_first``: one ``_mget`` per request) -> + the
+   Lambda handler (Powertools logging and metrics);
 2. the per-record cost of each step of the pure mapping (``timeit``, no I/O);
 3. with ``--pyinstrument``, a profile of the handler (needs ``pip install pyinstrument``).
 
@@ -89,6 +90,13 @@ def _syncer(client: OpenSearch, alias: str, work: list[throughput.Batch]) -> Non
         syncer.sync_records(batch, deadline=time.monotonic() + 60)
 
 
+def _checking_syncer(client: OpenSearch, alias: str, work: list[throughput.Batch]) -> None:
+    """`_syncer` comparing with the stored documents first, as the function does."""
+    syncer = BatchSyncer(BulkWriter(client, alias, check_first=True), LogDeadLetters())
+    for batch in work:
+        syncer.sync_records(batch, deadline=time.monotonic() + 60)
+
+
 def ladder(
     client: OpenSearch, endpoints: Settings, workload: throughput.Workload, runs: int
 ) -> dict[str, float]:
@@ -102,6 +110,7 @@ def ladder(
         "+ external versions": (_versioned, mapped),
         "ours' BulkWriter, premapped": (_writer, mapped),
         "+ mapping (BatchSyncer)": (_syncer, workload.work),
+        "+ stored order first (_mget)": (_checking_syncer, workload.work),
         "+ handler (Powertools)": (throughput._ours(endpoints), workload.work),
     }
     rates: dict[str, list[float]] = {name: [] for name in rungs}
