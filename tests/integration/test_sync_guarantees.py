@@ -14,7 +14,7 @@ from opensearchpy import OpenSearch
 
 from ddb_opensearch_sync.core.records import SYNC_FIELD, attribute_name, index_name, to_change
 from ddb_opensearch_sync.index.writer import BulkWriter, Outcome
-from ddb_opensearch_sync.sync.deadletter import SqsDeadLetters
+from ddb_opensearch_sync.sync.deadletter import LogDeadLetters, SqsDeadLetters
 from tests.support.aws import new_queue, receive_all
 from tests.support.names import unique
 from tests.support.opensearch import stored_documents, without_sync
@@ -155,6 +155,50 @@ def test_replay_of_an_older_change_with_a_later_second_is_stale(opensearch_clien
     stored = stored_documents(opensearch_client, alias, [first["book_id"]])
     assert without_sync(stored[first["book_id"]]) == second
     assert stored[first["book_id"]][SYNC_FIELD]["seq"] == modify["dynamodb"]["SequenceNumber"]
+
+
+def test_a_document_written_a_moment_ago_is_compared_without_a_read(opensearch_client, alias):
+    # GIVEN a book the function's writer has just written
+    syncer = make_syncer(opensearch_client, alias, LogDeadLetters())
+    stream = Stream()
+    book = {"book_id": unique("recent"), "title": "first"}
+    syncer.sync_records([stream.insert(book)], deadline=within(10))
+
+    # WHEN its next change comes, before the index's next refresh
+    changed = {**book, "title": "second"}
+    _, report = syncer.sync_records([stream.modify(book, changed)], deadline=within(10))
+
+    # THEN it is written without reading the stored document (a real-time read of a document
+    # not yet refreshed would refresh the shard), at the version that writer left it
+    assert (report.written, report.lookups, report.conflicts) == (1, 0, 0)
+    stored = stored_documents(opensearch_client, alias, [book["book_id"]])
+    assert without_sync(stored[book["book_id"]]) == changed
+
+
+def test_a_write_by_another_writer_in_between_is_caught_by_the_compare_and_set(
+    opensearch_client, alias
+):
+    # GIVEN a book writer A has just written, then a newer change written by writer B (another
+    # execution environment, or replay), which A has not seen
+    a = make_syncer(opensearch_client, alias, LogDeadLetters())
+    b = make_syncer(opensearch_client, alias, LogDeadLetters())
+    stream = Stream()
+    book = {"book_id": unique("between"), "title": "first"}
+    insert = stream.insert(book)
+    older = stream.modify(book, {**book, "title": "older"})
+    newer = stream.modify(book, {**book, "title": "newer"})
+    a.sync_records([insert], deadline=within(10))
+    b.sync_records([newer], deadline=within(10))
+
+    # WHEN A is handed the change between the two (a replayed batch, say)
+    _, report = a.sync_records([older], deadline=within(10))
+
+    # THEN its write at the version it remembers conflicts, the stored document is read and
+    # the older change is stale: nothing goes back
+    assert (report.stale, report.written, report.conflicts, report.lookups) == (1, 0, 1, 1)
+    stored = stored_documents(opensearch_client, alias, [book["book_id"]])
+    assert stored[book["book_id"]]["title"] == "newer"
+    assert stored[book["book_id"]][SYNC_FIELD]["seq"] == seq(newer)
 
 
 # --- 9. dead letters: once, and whole however large -------------------------------------------

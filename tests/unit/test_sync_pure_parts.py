@@ -21,7 +21,7 @@ from ddb_opensearch_sync.core.mapping import (
 from ddb_opensearch_sync.core.records import SYNC_FIELD, TtlPolicy
 from ddb_opensearch_sync.core.settings import Auth, ConfigurationError, Settings
 from ddb_opensearch_sync.index.client import parse_endpoint
-from ddb_opensearch_sync.index.writer import ErrorKind, classify
+from ddb_opensearch_sync.index.writer import ErrorKind, RecentlyStored, classify
 from ddb_opensearch_sync.sync.deadletter import (
     MESSAGE_SOURCE,
     DeadLetter,
@@ -273,3 +273,40 @@ def test_the_maintenance_function_knows_its_two_actions_and_refuses_the_rest():
     for event in ({"action": "delete-index"}, {"Records": []}, None):
         with pytest.raises(UnknownActionError):
             action_of(event)
+
+
+# --- the writer's memory of what it stored (`writer.RecentlyStored`) ---------------------------
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_recently_stored_answers_as_an_mget_would_within_its_time() -> None:
+    clock = _Clock()
+    recent = RecentlyStored(seconds=60, size=10, clock=clock)
+    recent.saw("book-1", "100000000000000000001", 7)
+
+    clock.now = 60.0
+    assert recent.stored("book-1") == {
+        "found": True,
+        "_version": 7,
+        "_source": {"_sync": {"seq": "100000000000000000001"}},
+    }
+    clock.now = 60.5
+    assert recent.stored("book-1") is None  # too old: read it again
+    assert recent.stored("book-2") is None  # never seen: absence is not remembered
+
+
+def test_recently_stored_forgets_the_oldest_beyond_its_size() -> None:
+    recent = RecentlyStored(seconds=60, size=2, clock=_Clock())
+    for number in range(3):
+        recent.saw(f"book-{number}", None, number)
+    recent.saw("book-1", None, 5)  # seen again: the newest now
+
+    assert recent.stored("book-0") is None
+    assert [recent.stored(f"book-{n}")["_version"] for n in (1, 2)] == [5, 2]

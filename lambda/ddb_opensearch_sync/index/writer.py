@@ -5,8 +5,9 @@ as written, stale (an equal or newer change is already indexed), rejected for it
 failed (still failing when the deadline came). It works in rounds:
 
 1. With ``check_first`` (the stream path): compare every pending change with its stored
-   document (one ``_mget``): older or equal is stale and done, newer is written with the
-   stored version + 1, a compare-and-set. Then send every pending change with its external
+   document (one ``_mget``, or what this writer saw stored a moment ago: `RecentlyStored`):
+   older or equal is stale and done, newer is written with the stored version + 1, a
+   compare-and-set. Then send every pending change with its external
    version in as few ``_bulk`` requests as the
    byte and action caps allow (``require_alias=true``: OpenSearch never invents an index).
 2. Read each item's result. A version conflict is resolved exactly (`records` explains why
@@ -28,7 +29,7 @@ import logging
 import random
 import re
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
@@ -229,6 +230,68 @@ class _Pending:
     """Whether the stored document has been compared (`BulkWriter` ``check_first``)."""
 
 
+RECENT_SECONDS = 60.0
+"""How long `RecentlyStored` trusts what it saw (well inside the 24 h before a tombstone may
+be purged, the one way a stored document's version goes back)."""
+RECENT_DOCUMENTS = 50_000
+"""Documents `RecentlyStored` keeps (~10 MB), the oldest forgotten first."""
+
+
+class RecentlyStored:
+    """What this writer saw stored for a document a moment ago: ``_sync.seq`` and
+    ``_version``, from its own write or its last read, for `RECENT_SECONDS`.
+
+    Why: the comparison before writing (``check_first``) reads the batch's documents in real
+    time, and OpenSearch answers a real-time read of a document written since the last refresh
+    by refreshing the shard first. A table whose items change again within a second or two
+    then pays a refresh for nearly every batch (most of the read's cost, `bench.profile_ours`).
+    A document this writer has just written or read needs no read, and deciding from what was
+    seen is what the read would decide:
+
+    * a change not newer than the sequence number seen is stale: a newer change had been
+      stored, and an older change never goes into the index after a newer one;
+    * a newer change is written at the version seen + 1. Versions of a stored document only
+      grow (external versions), so that write succeeds only if nothing was written since --
+      the document is still as seen, the same compare-and-set an ``_mget`` sets up -- and
+      conflicts otherwise; a conflict always reads the document, as before.
+
+    Absence is never remembered (any writer may create the document), and a document deleted
+    through the API (a purged tombstone, at least 24 h old) is forgotten long before.
+    """
+
+    def __init__(
+        self, seconds: float = RECENT_SECONDS, size: int = RECENT_DOCUMENTS, clock: Any = None
+    ) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._clock = clock or time.monotonic
+        self._seen: OrderedDict[str, tuple[str | None, int, float]] = OrderedDict()
+
+    def saw(self, doc_id: str, sequence_number: str | None, version: int) -> None:
+        self._seen[doc_id] = (sequence_number, version, self._clock())
+        self._seen.move_to_end(doc_id)
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
+    def stored(self, doc_id: str) -> dict[str, Any] | None:
+        """The document as an ``_mget`` answered it, if seen within `seconds`; else None."""
+        seen = self._seen.get(doc_id)
+        if seen is None:
+            return None
+        sequence_number, version, at = seen
+        if self._clock() - at > self.seconds:
+            del self._seen[doc_id]
+            return None
+        return {
+            "found": True,
+            "_version": version,
+            "_source": {SYNC_FIELD: {"seq": sequence_number}},
+        }
+
+    def forget(self, doc_id: str) -> None:
+        self._seen.pop(doc_id, None)
+
+
 def _error_info(status: int | str | None, error: Any) -> dict[str, Any]:
     if isinstance(error, Mapping):
         return {"status": status, **error}
@@ -288,6 +351,7 @@ class BulkWriter:
         self.backoff_cap = backoff_cap
         self.max_bumps = max_bumps
         self.check_first = check_first
+        self.recent = RecentlyStored() if check_first else None
         self._rng = rng or random.Random()
 
     # --- public ---
@@ -330,6 +394,9 @@ class BulkWriter:
             for item, status, error in self._send(chunk, report, deadline):
                 kind = classify(status, error)
                 if kind is ErrorKind.OK:
+                    if self.recent is not None:
+                        change = item.change
+                        self.recent.saw(change.doc_id, change.sequence_number, item.version)
                     self._settle(pending, report, item, Outcome.WRITTEN)
                 elif kind is ErrorKind.CONFLICT:
                     report.conflicts += 1
@@ -417,9 +484,16 @@ class BulkWriter:
         deadline: float,
     ) -> bool:
         """Compare changes with the stored documents before writing. True if a retry is due."""
+        unseen = []
+        for item in items:
+            stored = self.recent.stored(item.change.doc_id) if self.recent is not None else None
+            if stored is None:
+                unseen.append(item)
+            else:
+                self._decide(item, stored, pending, report, conflicted=False)
         retry = False
-        for start in range(0, len(items), self.max_actions):
-            group = items[start : start + self.max_actions]
+        for start in range(0, len(unseen), self.max_actions):
+            group = unseen[start : start + self.max_actions]
             retry = self._compare(group, pending, report, deadline, conflicted=False) or retry
         return retry
 
@@ -466,29 +540,46 @@ class BulkWriter:
         retry = False
         for item, doc in self._lookup(items, report, deadline):
             if doc is None or "error" in doc:
+                if self.recent is not None:
+                    self.recent.forget(item.change.doc_id)
                 retry = True
                 continue
-            item.checked = True
-            found = bool(doc.get("found"))
-            if found and not is_newer(
-                item.change.sequence_number, stored_sequence(doc.get("_source"))
-            ):
-                self._settle(pending, report, item, Outcome.STALE)
-                continue
-            if found:
-                stored_version = int(doc["_version"])
-                report.bumped += int(conflicted or stored_version >= item.change.version)
-                item.version = stored_version + 1
-            else:
-                item.version = item.change.version  # nothing stored (or deleted meanwhile)
-            if conflicted:
-                # The version is refreshed whatever the count: past `max_bumps` the writer
-                # backs off between rounds, but a stale version would conflict for ever.
-                item.bumps += 1
-                if item.bumps > self.max_bumps:
-                    item.error = {"type": "conflict_storm", "reason": "document keeps changing"}
-                    retry = True
+            if self.recent is not None and doc.get("found"):
+                stored = stored_sequence(doc.get("_source"))
+                self.recent.saw(item.change.doc_id, stored, int(doc["_version"]))
+            retry = self._decide(item, doc, pending, report, conflicted=conflicted) or retry
         return retry
+
+    def _decide(
+        self,
+        item: _Pending,
+        doc: Mapping[str, Any],
+        pending: dict[str, _Pending],
+        report: WriteReport,
+        *,
+        conflicted: bool,
+    ) -> bool:
+        """Settle ``item`` as stale or set the version to write it at, from its stored
+        document (as read, or as `RecentlyStored` saw it). True if a retry is due."""
+        item.checked = True
+        found = bool(doc.get("found"))
+        if found and not is_newer(item.change.sequence_number, stored_sequence(doc.get("_source"))):
+            self._settle(pending, report, item, Outcome.STALE)
+            return False
+        if found:
+            stored_version = int(doc["_version"])
+            report.bumped += int(conflicted or stored_version >= item.change.version)
+            item.version = stored_version + 1
+        else:
+            item.version = item.change.version  # nothing stored (or deleted meanwhile)
+        if conflicted:
+            # The version is refreshed whatever the count: past `max_bumps` the writer
+            # backs off between rounds, but a stale version would conflict for ever.
+            item.bumps += 1
+            if item.bumps > self.max_bumps:
+                item.error = {"type": "conflict_storm", "reason": "document keeps changing"}
+                return True
+        return False
 
     def _backoff(self, attempt: int, deadline: float) -> bool:
         """Sleep before the next retry round; False when the deadline leaves no room."""
