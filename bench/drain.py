@@ -67,16 +67,19 @@ WARM_UP = 500
 @dataclass(frozen=True)
 class DrainConfig:
     items: int = 5000
+    backlog_items: int = 20000
+    """Larger than the burst: a backlog's drain is a steady state, and at 5,000 records (under
+    a second of work) the mapping's start and the last refresh would be most of the time."""
     timeout: float = 300.0
     seed: int = 20261202
 
 
-QUICK = DrainConfig(items=1000, timeout=120.0)
+QUICK = DrainConfig(items=1000, backlog_items=3000, timeout=120.0)
 
 
-def _items(config: DrainConfig, run_id: str) -> list[dict[str, Any]]:
+def _items(config: DrainConfig, run_id: str, count: int) -> list[dict[str, Any]]:
     rng = random.Random(config.seed)
-    return [typed_book(book(rng, f"{run_id}-{number:06d}")) for number in range(config.items)]
+    return [typed_book(book(rng, f"{run_id}-{number:06d}")) for number in range(count)]
 
 
 def _documents(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -212,7 +215,7 @@ def backlog(
             **settings,
         )
         try:
-            seen = _wait_searchable(client, alias, prefix, len(items), began + timeout)
+            seen, first_seen = _wait_searchable(client, alias, prefix, len(items), began + timeout)
             seconds = time.monotonic() - began
         finally:
             _clean_up(
@@ -227,21 +230,25 @@ def backlog(
         "searchable": seen,
         "seconds": round(seconds, 2),
         "items_per_s": round(seen / seconds, 1),
+        "first_searchable_s": None if first_seen is None else round(first_seen - began, 2),
         "mapping": settings,
     }
 
 
 def _wait_searchable(
     client: OpenSearch, alias: str, prefix: str, expected: int, deadline: float
-) -> int:
-    """Poll until a search finds ``expected`` books under ``prefix``; the count last seen."""
-    seen = 0
+) -> tuple[int, float | None]:
+    """Poll until a search finds ``expected`` books under ``prefix``: the count last seen, and
+    when a search first found any (``None`` if none)."""
+    seen, first_seen = 0, None
     while time.monotonic() < deadline:
         seen = _searchable_count(client, alias, prefix)
+        if seen and first_seen is None:
+            first_seen = time.monotonic()
         if seen >= expected:
             break
         time.sleep(POLL_INTERVAL)
-    return seen
+    return seen, first_seen
 
 
 def _clean_up(client: OpenSearch, books: aws.BooksTable, alias: str, ids: list[str]) -> None:
@@ -257,7 +264,7 @@ def run(config: DrainConfig, endpoints: Settings, say: Callable[[str], None]) ->
     client = opensearch_client(endpoints)
     books = aws.BooksTable(aws.client(endpoints, "dynamodb"), table)
     run_id = f"drain-{uuid.uuid4().hex[:8]}"
-    items = _items(config, run_id)
+    items = _items(config, run_id, config.items)
     documents = _documents(items)
     say(f"drain: bulk ceiling for {len(items)} documents")
     ceiling(client, documents[:WARM_UP])  # untimed: the node's first bulk of a run is slow
@@ -270,15 +277,35 @@ def run(config: DrainConfig, endpoints: Settings, say: Callable[[str], None]) ->
     finally:
         say("drain: deleting the burst's items")
         _clean_up(client, books, alias, [item["book_id"]["S"] for item in items])
-    say(f"drain: {len(items)} records waiting in a stream, a new mapping timed until searchable")
-    backlog_run_id = f"backlog-{uuid.uuid4().hex[:8]}"
-    backlog_items = _items(config, backlog_run_id)
-    drained = backlog(client, endpoints, alias, backlog_items, f"{backlog_run_id}-", config.timeout)
     after = ceiling(client, documents)
     bulk = (before + after) / 2
-    drained["ratio"] = round(drained["items_per_s"] / bulk, 3)
+
+    backlog_run_id = f"backlog-{uuid.uuid4().hex[:8]}"
+    backlog_items = _items(config, backlog_run_id, config.backlog_items)
+    backlog_documents = _documents(backlog_items)
+    say(f"drain: bulk ceiling for {len(backlog_items)} documents")
+    backlog_before = ceiling(client, backlog_documents)
+    say(f"drain: {len(backlog_items)} records waiting in a stream, a new mapping until searchable")
+    with MemorySampler(pids) as backlog_usage:
+        drained = backlog(
+            client, endpoints, alias, backlog_items, f"{backlog_run_id}-", config.timeout
+        )
+    backlog_after = ceiling(client, backlog_documents)
+    backlog_bulk = (backlog_before + backlog_after) / 2
+    drained["ceiling_items_per_s"] = {
+        "before": round(backlog_before, 1),
+        "after": round(backlog_after, 1),
+        "mean": round(backlog_bulk, 1),
+    }
+    drained["cpu_pct_of_one_core"] = dict(backlog_usage.cpu_pct)
+    drained["ratio"] = round(drained["items_per_s"] / backlog_bulk, 3)
     return {
-        "config": {"items": config.items, "writer_threads": WRITERS, "poll_interval_s": 0.05},
+        "config": {
+            "items": config.items,
+            "backlog_items": config.backlog_items,
+            "writer_threads": WRITERS,
+            "poll_interval_s": POLL_INTERVAL,
+        },
         "sync": sync,
         "backlog": drained,
         "ceiling_items_per_s": {
