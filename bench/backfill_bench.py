@@ -14,7 +14,9 @@ numbers), then:
     versions, same 1000-action chunks) into another fresh index: the cost of ``_bulk`` alone.
 
 Rates are items per second of wall time, setup excluded; each index is checked to hold every
-item afterwards. Needs the running stack and its settings (``eval "$(make -s env)"``)::
+item afterwards. ``ROUNDS`` rounds of all four, after one untimed warm-up bulk; the ratios are
+the median (and range) of each round's own. Needs the running stack and its settings
+(``eval "$(make -s env)"``)::
 
     python -m bench.backfill_bench [--quick]
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +45,8 @@ from tests.support.settings import Settings
 
 SEGMENTS = 4
 CHUNK = 1000
+ROUNDS = 3
+WARM_UP = 2000
 
 
 def _item(number: int) -> dict[str, Any]:
@@ -95,47 +100,68 @@ def _ceiling(client: OpenSearch, documents: list[tuple[str, str]], parallel: boo
         return seconds
 
 
+def _backfill(client: OpenSearch, dynamodb: Any, table: TableInfo, items: int) -> float:
+    """Seconds of `run_backfill` into a fresh index, checked to hold every item."""
+    with scratch_alias(client, "bench-backfill") as alias:
+        writer = BulkWriter(client, alias)
+        began = time.perf_counter()
+        report = run_backfill(dynamodb, writer, table, BackfillOptions(segments=SEGMENTS))
+        seconds = time.perf_counter() - began
+        if report.written != items or _count(client, alias) != items:
+            raise RuntimeError(f"the backfill did not write every item: {report}")
+    return seconds
+
+
 def run(quick: bool = False) -> dict[str, Any]:
-    """Measure once; rates in items/s."""
+    """Measure in ``ROUNDS`` rounds, each the backfill then both ceilings (side by side, so that
+    the node warming up or load from elsewhere weighs on all of them); rates in items/s are
+    medians, ratios the median [min-max] of the rounds' own."""
     items = 2_000 if quick else 20_000
+    rounds = 1 if quick else ROUNDS
     settings = Settings.from_env()
     client = make_client(settings.opensearch_url, timeout=120)
     scratch = new_table(settings, stream=False, items=map(_item, range(items)), prefix="bench")
+    seconds: dict[str, list[float]] = {"backfill": [], "scan": [], "bulk": [], "parallel": []}
     with scratch as created:
         dynamodb = created.dynamodb
         table = TableInfo.describe(dynamodb, created.name)
-
-        with scratch_alias(client, "bench-backfill") as alias:
-            writer = BulkWriter(client, alias)
-            began = time.perf_counter()
-            report = run_backfill(dynamodb, writer, table, BackfillOptions(segments=SEGMENTS))
-            backfill_seconds = time.perf_counter() - began
-            if report.written != items or _count(client, alias) != items:
-                raise RuntimeError(f"the backfill did not write every item: {report}")
-
-        began = time.perf_counter()
-        scanned = _scan_all(dynamodb, table)
-        scan_seconds = time.perf_counter() - began
         documents = []
-        for item in scanned:
-            change = item_change(item, table)
+        for item in _scan_all(dynamodb, table):
+            change = item_change(item, table, encoded=True)
             documents.append((change.doc_id, change.document or ""))
+        _ceiling(client, documents[:WARM_UP], parallel=False)  # untimed: the node's first bulk
+        for _ in range(rounds):
+            seconds["backfill"].append(_backfill(client, dynamodb, table, items))
+            began = time.perf_counter()
+            _scan_all(dynamodb, table)
+            seconds["scan"].append(time.perf_counter() - began)
+            seconds["bulk"].append(_ceiling(client, documents, parallel=False))
+            seconds["parallel"].append(_ceiling(client, documents, parallel=True))
 
-        bulk_seconds = _ceiling(client, documents, parallel=False)
-        parallel_seconds = _ceiling(client, documents, parallel=True)
+    def rate(name: str) -> float:
+        return round(items / statistics.median(seconds[name]), 1)
 
-    def rate(seconds: float) -> float:
-        return round(items / seconds, 1)
+    def ratio(ceiling: str) -> dict[str, float]:
+        ratios = [c / b for c, b in zip(seconds[ceiling], seconds["backfill"], strict=True)]
+        return {
+            "median": round(statistics.median(ratios), 2),
+            "min": round(min(ratios), 2),
+            "max": round(max(ratios), 2),
+        }
 
+    vs_bulk, vs_parallel = ratio("bulk"), ratio("parallel")
     return {
         "items": items,
         "segments": SEGMENTS,
-        "backfill_items_per_s": rate(backfill_seconds),
-        "scan_items_per_s": rate(scan_seconds),
-        "bulk_ceiling_items_per_s": rate(bulk_seconds),
-        "parallel_bulk_ceiling_items_per_s": rate(parallel_seconds),
-        "backfill_vs_bulk": round(bulk_seconds / backfill_seconds, 2),
-        "backfill_vs_parallel_bulk": round(parallel_seconds / backfill_seconds, 2),
+        "rounds": rounds,
+        "backfill_items_per_s": rate("backfill"),
+        "scan_items_per_s": rate("scan"),
+        "bulk_ceiling_items_per_s": rate("bulk"),
+        "parallel_bulk_ceiling_items_per_s": rate("parallel"),
+        "backfill_vs_bulk": vs_bulk["median"],
+        "backfill_vs_bulk_range": [vs_bulk["min"], vs_bulk["max"]],
+        "backfill_vs_parallel_bulk": vs_parallel["median"],
+        "backfill_vs_parallel_bulk_range": [vs_parallel["min"], vs_parallel["max"]],
     }
 
 
