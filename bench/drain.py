@@ -32,6 +32,7 @@ followed (their tombstones are hidden from searches), so the table is left as it
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -200,31 +201,33 @@ def backlog(
     items: list[dict[str, Any]],
     prefix: str,
     timeout: float,
+    pids: dict[str, int],
 ) -> dict[str, Any]:
-    """Write ``items`` into a scratch table's stream, then time a new mapping draining it."""
+    """Write ``items`` into a scratch table's stream, then time a new mapping draining it
+    (CPU and LocalStack's profile sampled over that time only)."""
     lambdas = aws.client(endpoints, "lambda")
     function = endpoints.require(SYNC_FUNCTION_NAME)
     settings = _deployed_mapping(lambdas, function)
-    with aws.new_table(endpoints, stream=True, prefix="bench-backlog") as table:
+    ids = [item["book_id"]["S"] for item in items]
+    with (
+        aws.new_table(endpoints, stream=True, prefix="bench-backlog") as table,
+        contextlib.ExitStack() as cleanup,
+    ):
         _write_all(table.dynamodb, table.name, items)
-        began = time.monotonic()
-        mapping = lambdas.create_event_source_mapping(
-            EventSourceArn=table.stream_arn,
-            FunctionName=function,
-            StartingPosition="TRIM_HORIZON",
-            **settings,
-        )
-        try:
+        with MemorySampler(pids) as usage, Sampling(pids.get("localstack")) as sampling:
+            began = time.monotonic()
+            mapping = lambdas.create_event_source_mapping(
+                EventSourceArn=table.stream_arn,
+                FunctionName=function,
+                StartingPosition="TRIM_HORIZON",
+                **settings,
+            )
+            # Last in, first out: the items go (through the mapping), then the mapping.
+            cleanup.callback(lambdas.delete_event_source_mapping, UUID=mapping["UUID"])
+            books = aws.BooksTable(table.dynamodb, table.name)
+            cleanup.callback(_clean_up, client, books, alias, ids)
             seen, first_seen = _wait_searchable(client, alias, prefix, len(items), began + timeout)
             seconds = time.monotonic() - began
-        finally:
-            _clean_up(
-                client,
-                aws.BooksTable(table.dynamodb, table.name),
-                alias,
-                [item["book_id"]["S"] for item in items],
-            )
-            lambdas.delete_event_source_mapping(UUID=mapping["UUID"])
     return {
         "items": len(items),
         "searchable": seen,
@@ -232,6 +235,8 @@ def backlog(
         "items_per_s": round(seen / seconds, 1),
         "first_searchable_s": None if first_seen is None else round(first_seen - began, 2),
         "mapping": settings,
+        "cpu_pct_of_one_core": dict(usage.cpu_pct),
+        "localstack_profile": sampling.shares(),
     }
 
 
@@ -286,10 +291,9 @@ def run(config: DrainConfig, endpoints: Settings, say: Callable[[str], None]) ->
     say(f"drain: bulk ceiling for {len(backlog_items)} documents")
     backlog_before = ceiling(client, backlog_documents)
     say(f"drain: {len(backlog_items)} records waiting in a stream, a new mapping until searchable")
-    with MemorySampler(pids) as backlog_usage:
-        drained = backlog(
-            client, endpoints, alias, backlog_items, f"{backlog_run_id}-", config.timeout
-        )
+    drained = backlog(
+        client, endpoints, alias, backlog_items, f"{backlog_run_id}-", config.timeout, pids
+    )
     backlog_after = ceiling(client, backlog_documents)
     backlog_bulk = (backlog_before + backlog_after) / 2
     drained["ceiling_items_per_s"] = {
@@ -297,7 +301,6 @@ def run(config: DrainConfig, endpoints: Settings, say: Callable[[str], None]) ->
         "after": round(backlog_after, 1),
         "mean": round(backlog_bulk, 1),
     }
-    drained["cpu_pct_of_one_core"] = dict(backlog_usage.cpu_pct)
     drained["ratio"] = round(drained["items_per_s"] / backlog_bulk, 3)
     return {
         "config": {
