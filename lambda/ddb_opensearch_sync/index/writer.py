@@ -230,6 +230,15 @@ class _Pending:
     """Whether the stored document has been compared (`BulkWriter` ``check_first``)."""
 
 
+LOOKUP_FIELDS = ",".join(
+    f"docs.{name}" for name in ("_id", "found", "_version", f"_source.{SYNC_FIELD}.seq", "error")
+)
+"""What a lookup's ``_mget`` answers with: ``filter_path`` rather than ``_source_includes``,
+because OpenSearch applies source filtering per document (it parses each ``_source`` into a
+map and builds the include filter again), which made the read ~1.6x slower than the filter on
+the response, compiled once per request (`bench.profile_ours`; 100 ids, 30 stored: ~5.4 ms
+against ~3.3 ms). Each document keeps its place in ``docs``: every entry has an ``_id``."""
+
 RECENT_SECONDS = 60.0
 """How long `RecentlyStored` trusts what it saw (well inside the 24 h before a tombstone may
 be purged, the one way a stored document's version goes back)."""
@@ -512,7 +521,7 @@ class BulkWriter:
             response = self.client.mget(
                 index=self.alias,
                 body={"ids": [item.change.doc_id for item in items]},
-                _source_includes=f"{SYNC_FIELD}.seq",
+                filter_path=LOOKUP_FIELDS,
                 request_timeout=min(self.request_timeout, remaining),
             )
         except TransportError as error:
