@@ -19,28 +19,40 @@ LOCALSTACK_PYTHON = VENV_DIR / "localstack" / "bin" / "python"
 
 OUR_HOOKS = {
     "ddbsync_stream_poller": (
-        "localstack.services.lambda_.event_source_mapping.esm_worker_factory",
-        "DynamoDBPoller",
         "ddbsync_localstack.stream_poller",
+        [
+            (
+                "localstack.services.lambda_.event_source_mapping.esm_worker_factory",
+                "DynamoDBPoller",
+            ),
+            (
+                "localstack.services.lambda_.event_source_mapping.esm_worker_factory",
+                "EsmWorkerFactory.get_esm_worker",
+            ),
+            ("localstack.services.lambda_.event_source_mapping.esm_event_processor", "to_json_str"),
+        ],
     ),
     "ddbsync_vtl_jsonpath": (
-        "localstack.services.apigateway.next_gen.execute_api.template_mapping",
-        "parse",
         "ddbsync_localstack.vtl_jsonpath",
+        [("localstack.services.apigateway.next_gen.execute_api.template_mapping", "parse")],
     ),
 }
+"""Each hook: the module of ours that installs it, and the (module, attribute) it replaces."""
 
 PROBE = """
-import importlib, json, sys
+import functools, importlib, json, sys
 from localstack.runtime import hooks
 targets = json.loads(sys.argv[1])
 manager = hooks.on_infra_start.manager
 names = [spec.name for spec in manager.list_plugin_specs()]
 installed = {}
-for name, (module, attribute, _) in targets.items():
+for name, (_, replaced) in targets.items():
     if names.count(name) == 1:
         manager.load(name)()
-    installed[name] = getattr(importlib.import_module(module), attribute).__module__
+    installed[name] = [
+        functools.reduce(getattr, attribute.split("."), importlib.import_module(module)).__module__
+        for module, attribute in replaced
+    ]
 print(json.dumps({"names": names, "installed": installed}))
 """
 
@@ -66,5 +78,5 @@ def test_each_hook_is_one_plugin_of_its_own(probe: dict, hook: str) -> None:
 
 @pytest.mark.parametrize("hook", sorted(OUR_HOOKS))
 def test_each_hook_installs_its_patch(probe: dict, hook: str) -> None:
-    *_, our_module = OUR_HOOKS[hook]
-    assert probe["installed"][hook] == our_module
+    our_module, replaced = OUR_HOOKS[hook]
+    assert probe["installed"][hook] == [our_module] * len(replaced), replaced

@@ -354,17 +354,8 @@ def test_stream_mapping_retries_from_the_reported_failure(
     cleanup: ExitStack,
 ) -> None:
     dynamodb, sqs = aws_client("dynamodb"), aws_client("sqs")
-    table = unique("executor-test")
-    stream_arn = dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
-    )["TableDescription"]["LatestStreamArn"]
-    cleanup.callback(dynamodb.delete_table, TableName=table)
-    queue_url = sqs.create_queue(QueueName=unique("executor-test"))["QueueUrl"]
-    cleanup.callback(sqs.delete_queue, QueueUrl=queue_url)
+    table, stream_arn = stream_table(dynamodb, cleanup, "pk")
+    queue_url = new_test_queue(sqs, cleanup)
     # Reports what each invocation saw to the queue; fails record "b" the first time it sees it.
     name = make_function(
         {
@@ -398,20 +389,15 @@ def test_stream_mapping_retries_from_the_reported_failure(
         },
         environment={"QUEUE_URL": queue_url},
     )["FunctionName"]
-    mapping = lambda_client.create_event_source_mapping(
-        EventSourceArn=stream_arn,
-        FunctionName=name,
-        StartingPosition="TRIM_HORIZON",
+    map_stream(
+        lambda_client,
+        cleanup,
+        stream_arn,
+        name,
         BatchSize=10,
         MaximumBatchingWindowInSeconds=1,
         MaximumRetryAttempts=3,
         FunctionResponseTypes=["ReportBatchItemFailures"],
-    )
-    cleanup.callback(lambda_client.delete_event_source_mapping, UUID=mapping["UUID"])
-    eventually(
-        lambda: lambda_client.get_event_source_mapping(UUID=mapping["UUID"])["State"],
-        lambda state: state == "Enabled",
-        "the event source mapping to be enabled",
     )
 
     dynamodb.batch_write_item(
@@ -431,3 +417,147 @@ def test_stream_mapping_retries_from_the_reported_failure(
     failing = next(n for n, invocation in enumerate(seen) if invocation["failed"])
     # The retry starts at the reported record (records after it in that batch come again too).
     assert seen[failing + 1]["keys"][0] == "b", seen
+
+
+def test_stream_mapping_delivers_a_batch_in_lanes_by_partition_key(
+    aws_client: Callable[[str], Client],
+    lambda_client: Client,
+    make_function: MakeFunction,
+    cleanup: ExitStack,
+    tmp_path: Path,
+) -> None:
+    """``ParallelizationFactor`` as on AWS (our poller; LocalStack's ignores it): a batch is
+    split into lanes by the partition key's hash, lanes are invoked at the same time, and the
+    records of one partition key stay in one invocation, in stream order."""
+    dynamodb, sqs = aws_client("dynamodb"), aws_client("sqs")
+    table, stream_arn = stream_table(dynamodb, cleanup, "pk", "sk")
+    queue_url = new_test_queue(sqs, cleanup)
+    meeting_room = tmp_path / "in-flight"
+    meeting_room.mkdir()
+    # Each invocation says it is in flight (a file) and waits, up to 2 s, for another one to
+    # be: only invocations running at the same time can meet (the function runs on the host).
+    name = make_function(
+        app(
+            """
+            import json
+            import os
+            import pathlib
+            import time
+            import uuid
+
+            import boto3
+
+            sqs = boto3.client("sqs")
+            room = pathlib.Path(os.environ["MEETING_ROOM"])
+
+
+            def handler(event, context):
+                me = room / uuid.uuid4().hex
+                me.touch()
+                deadline = time.monotonic() + 2
+                met = False
+                while not met and time.monotonic() < deadline:
+                    met = any(other != me for other in room.iterdir())
+                    time.sleep(0.02)
+                me.unlink()
+                records = [
+                    [
+                        r["dynamodb"]["Keys"]["pk"]["S"],
+                        r["dynamodb"]["Keys"]["sk"]["S"],
+                        int(r["dynamodb"]["SequenceNumber"]),
+                    ]
+                    for r in event["Records"]
+                ]
+                sqs.send_message(
+                    QueueUrl=os.environ["QUEUE_URL"],
+                    MessageBody=json.dumps({"records": records, "met": met}),
+                )
+            """
+        ),
+        timeout=10,
+        environment={"QUEUE_URL": queue_url, "MEETING_ROOM": str(meeting_room)},
+    )["FunctionName"]
+    map_stream(
+        lambda_client,
+        cleanup,
+        stream_arn,
+        name,
+        BatchSize=100,
+        MaximumBatchingWindowInSeconds=1,
+        ParallelizationFactor=4,
+    )
+
+    partitions = [f"p{n}" for n in range(8)]
+    for version in ("1", "2"):  # each item twice: its second change must come after its first
+        dynamodb.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": {"pk": {"S": p}, "sk": {"S": s}, "v": {"S": version}}}}
+                    for p in partitions
+                    for s in ("a", "b")
+                ]
+            }
+        )
+
+    received = receive_until(
+        sqs,
+        queue_url,
+        lambda seen: sum(len(i["records"]) for i in seen) >= 32,
+        "32 stream records to be delivered",
+        timeout=60,
+    )
+
+    delivered = [tuple(record) for invocation in received for record in invocation["records"]]
+    assert len(delivered) == len(set(delivered)) == 32, delivered
+    assert any(invocation["met"] for invocation in received), "no two lanes ran at once"
+    lanes = [{record[0] for record in invocation["records"]} for invocation in received]
+    assert len(lanes) > 1, f"one invocation for all partitions: {lanes}"
+    for invocation in received:
+        sequence = [record[2] for record in invocation["records"]]
+        assert sequence == sorted(sequence), invocation
+    for partition in partitions:
+        holding = [lane for lane in lanes if partition in lane]
+        # A batch's lanes never share a partition key; here every batch has the same split.
+        assert all(lane == holding[0] for lane in holding), (partition, lanes)
+
+
+def stream_table(dynamodb: Client, cleanup: ExitStack, *keys: str) -> tuple[str, str]:
+    """A new table keyed by ``keys`` (hash, then range) with a ``NEW_IMAGE`` stream: its name
+    and stream ARN."""
+    table = unique("executor-test")
+    kinds = ("HASH", "RANGE")[: len(keys)]
+    stream_arn = dynamodb.create_table(
+        TableName=table,
+        KeySchema=[
+            {"AttributeName": k, "KeyType": kind} for k, kind in zip(keys, kinds, strict=True)
+        ],
+        AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]["LatestStreamArn"]
+    cleanup.callback(dynamodb.delete_table, TableName=table)
+    return table, stream_arn
+
+
+def new_test_queue(sqs: Client, cleanup: ExitStack) -> str:
+    queue_url = sqs.create_queue(QueueName=unique("executor-test"))["QueueUrl"]
+    cleanup.callback(sqs.delete_queue, QueueUrl=queue_url)
+    return queue_url
+
+
+def map_stream(
+    lambda_client: Client, cleanup: ExitStack, stream_arn: str, function: str, **settings: Any
+) -> None:
+    """Map the stream to ``function`` from its start and wait until the mapping is enabled."""
+    mapping = lambda_client.create_event_source_mapping(
+        EventSourceArn=stream_arn,
+        FunctionName=function,
+        StartingPosition="TRIM_HORIZON",
+        **settings,
+    )
+    cleanup.callback(lambda_client.delete_event_source_mapping, UUID=mapping["UUID"])
+    eventually(
+        lambda: lambda_client.get_event_source_mapping(UUID=mapping["UUID"])["State"],
+        lambda state: state == "Enabled",
+        "the event source mapping to be enabled",
+    )
