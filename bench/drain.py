@@ -33,6 +33,7 @@ followed (their tombstones are hidden from searches), so the table is left as it
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import threading
 import time
@@ -236,7 +237,27 @@ def backlog(
         "first_searchable_s": None if first_seen is None else round(first_seen - began, 2),
         "mapping": settings,
         "cpu_pct_of_one_core": dict(usage.cpu_pct),
+        **cpu_bound(usage.cpu_pct, seconds, seen),
         "localstack_profile": sampling.shares(),
+    }
+
+
+STACK_PROCESSES = ("opensearch", "localstack", "lambda_environments")
+"""The processes that do a drain's work (the bench's own process and py-spy only watch)."""
+
+
+def cpu_bound(cpu_pct: dict[str, float], seconds: float, items: int) -> dict[str, float]:
+    """What the stack's processes spent per item, and the rate if every core of this machine
+    did nothing else: the drain's CPU-bound limit, at its own cost per item."""
+    core_seconds = sum(cpu_pct.get(name, 0.0) for name in STACK_PROCESSES) / 100 * seconds
+    if not items or not core_seconds:
+        return {}
+    per_item = core_seconds / items
+    cores = os.cpu_count() or 1
+    return {
+        "cpu_ms_per_1000_items": round(per_item * 1e6, 1),
+        "cores": cores,
+        "cpu_bound_items_per_s": round(cores / per_item, 1),
     }
 
 
@@ -302,6 +323,8 @@ def run(config: DrainConfig, endpoints: Settings, say: Callable[[str], None]) ->
         "mean": round(backlog_bulk, 1),
     }
     drained["ratio"] = round(drained["items_per_s"] / backlog_bulk, 3)
+    if "cpu_bound_items_per_s" in drained:
+        drained["cpu_bound_ratio"] = round(drained["cpu_bound_items_per_s"] / backlog_bulk, 3)
     return {
         "config": {
             "items": config.items,

@@ -168,6 +168,15 @@ def test_drain_times_a_burst_against_the_nodes_bulk_rate(result: dict[str, Any])
     assert drain["ratio"] == pytest.approx(sync["items_per_s"] / ceiling["mean"], abs=0.002)
 
 
+def test_drain_reports_a_backlog_beside_its_cpu_bound_limit(result: dict[str, Any]) -> None:
+    backlog = result["drain"]["backlog"]
+    assert backlog["searchable"] == backlog["items"] == result["drain"]["config"]["backlog_items"]
+    assert backlog["cpu_ms_per_1000_items"] > 0 and backlog["cores"] >= 1, backlog
+    # No drain outruns its own CPU on this machine's cores: the limit is an upper bound.
+    assert backlog["items_per_s"] <= backlog["cpu_bound_items_per_s"] * 1.001, backlog
+    assert backlog["ratio"] <= backlog["cpu_bound_ratio"] + 0.001, backlog
+
+
 @pytest.mark.parametrize("load", ["writes", "lists"])
 def test_api_load_says_where_localstacks_time_goes(result: dict[str, Any], load: str) -> None:
     api = result["api"]
