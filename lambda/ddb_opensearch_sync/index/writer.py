@@ -236,8 +236,9 @@ LOOKUP_FIELDS = ",".join(
 """What a lookup's ``_mget`` answers with: ``filter_path`` rather than ``_source_includes``,
 because OpenSearch applies source filtering per document (it parses each ``_source`` into a
 map and builds the include filter again), which made the read ~1.6x slower than the filter on
-the response, compiled once per request (`bench.profile_ours`; 100 ids, 30 stored: ~5.4 ms
-against ~3.3 ms). Each document keeps its place in ``docs``: every entry has an ``_id``."""
+the response, compiled once per request (100 ids, 30 stored, on the node: ~5.4 ms against
+~3.3 ms; bench/README.md). Each document keeps its place in ``docs``: every entry has an
+``_id``."""
 
 RECENT_SECONDS = 60.0
 """How long `RecentlyStored` trusts what it saw (well inside the 24 h before a tombstone may

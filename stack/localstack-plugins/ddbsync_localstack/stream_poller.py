@@ -294,6 +294,7 @@ _PATCHES = (
 # would be one plugin, and only one of them would run.
 @hooks.on_infra_start(name="ddbsync_stream_poller")
 def install() -> None:
-    """Make new DynamoDB event source mappings use `DrainingDynamoDBPoller`."""
+    """Make new DynamoDB event source mappings use `DrainingDynamoDBPoller` with their
+    ``ParallelizationFactor``, and defer the unused log payload (`DeferredJson`)."""
     for patch in _PATCHES:
         patch.apply()  # idempotent
