@@ -226,7 +226,11 @@ class DrainingDynamoDBPoller(DynamoDBPoller):
         return None
 
     def forward_events_to_target(self, shard_id: str, records: list[dict]) -> None:
-        lanes = partition_lanes(records, self.parallelization_factor, self._partition_key)
+        lanes = (
+            partition_lanes(records, self.parallelization_factor, self._partition_key)
+            if self.parallelization_factor > 1
+            else [records]  # the default: no key hashed on the hot path
+        )
         if len(lanes) <= 1:
             super().forward_events_to_target(shard_id, records)
             return
