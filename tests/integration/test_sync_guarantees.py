@@ -5,6 +5,7 @@ keep records of any size, and items whose attribute names or counts stretch the 
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -199,6 +200,52 @@ def test_a_write_by_another_writer_in_between_is_caught_by_the_compare_and_set(
     stored = stored_documents(opensearch_client, alias, [book["book_id"]])
     assert stored[book["book_id"]]["title"] == "newer"
     assert stored[book["book_id"]][SYNC_FIELD]["seq"] == seq(newer)
+
+
+@dataclass
+class MeetingWriter:
+    """The node's client, whose ``_bulk`` requests each wait (up to 10 s) until another one is
+    in flight too: a writer that sent them one after the other breaks the barrier."""
+
+    _client: OpenSearch
+    barrier: threading.Barrier
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def bulk(self, **kwargs: Any) -> Any:
+        self.barrier.wait()
+        return self._client.bulk(**kwargs)
+
+
+def test_a_large_batch_goes_as_requests_in_flight_together_settled_item_by_item(
+    opensearch_client, alias
+):
+    # GIVEN 600 new books, the 500th one refused for its content (a year that is not a
+    # number), and the first one already stored from a newer change
+    stream = Stream()
+    prefix = unique("together")
+    books = [{"book_id": f"{prefix}-{n:03d}", "title": f"book {n}"} for n in range(600)]
+    books[500]["year"] = "not a number"
+    records = [stream.insert(book) for book in books]
+    newer = stream.modify(books[0], {**books[0], "title": "newer"})
+    make_syncer(opensearch_client, alias, LogDeadLetters()).sync_records(
+        [newer], deadline=within(10)
+    )
+
+    # WHEN the function's writer (two requests in flight) syncs the batch, through a client
+    # on which each request waits for the other
+    meeting = MeetingWriter(opensearch_client, threading.Barrier(2, timeout=10))
+    syncer = make_syncer(meeting, alias, LogDeadLetters())  # type: ignore[arg-type]
+    response, report = syncer.sync_records(records, deadline=within(30))
+
+    # THEN both requests were in flight at once, and each item is settled as if alone
+    assert response == {"batchItemFailures": []}
+    assert (report.requests, report.written, report.rejected, report.stale) == (2, 598, 1, 1)
+    stored = stored_documents(opensearch_client, alias, [book["book_id"] for book in books])
+    assert stored[books[0]["book_id"]]["title"] == "newer"
+    assert books[500]["book_id"] not in stored
+    assert len(stored) == 599
 
 
 # --- 9. dead letters: once, and whole however large -------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 from opensearchpy import OpenSearch
 
 from ddb_opensearch_sync.core.records import TtlPolicy
-from ddb_opensearch_sync.core.settings import ENV_MAINTENANCE_FUNCTION
+from ddb_opensearch_sync.core.settings import DEFAULT_BULK_CONCURRENCY, ENV_MAINTENANCE_FUNCTION
 from ddb_opensearch_sync.index.writer import BulkWriter
 from ddb_opensearch_sync.ops import cli
 from ddb_opensearch_sync.ops.reconcile import ReconcileOptions, ReconcileReport, reconcile
@@ -51,7 +51,13 @@ def make_syncer(
     **writer_options: Any,
 ) -> BatchSyncer:
     """The function's batch syncer writing to ``alias``, with short retry back-offs."""
-    options = {"backoff_base": 0.02, "backoff_cap": 0.2, "check_first": True, **writer_options}
+    options = {
+        "backoff_base": 0.02,
+        "backoff_cap": 0.2,
+        "check_first": True,
+        "concurrency": DEFAULT_BULK_CONCURRENCY,
+        **writer_options,
+    }
     return BatchSyncer(BulkWriter(client, alias, **options), dead_letters, ttl_policy=ttl_policy)
 
 

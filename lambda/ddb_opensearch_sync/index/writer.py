@@ -30,7 +30,8 @@ import random
 import re
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -230,6 +231,9 @@ class _Pending:
     """Whether the stored document has been compared (`BulkWriter` ``check_first``)."""
 
 
+_Sent = tuple[_Pending, int | str | None, Mapping[str, Any] | None]
+"""One item's result in a ``_bulk`` answer: the item, its status and its error."""
+
 LOOKUP_FIELDS = ",".join(
     f"docs.{name}" for name in ("_id", "found", "_version", f"_source.{SYNC_FIELD}.seq", "error")
 )
@@ -239,6 +243,11 @@ map and builds the include filter again), which made the read ~1.6x slower than 
 the response, compiled once per request (100 ids, 30 stored, on the node: ~5.4 ms against
 ~3.3 ms; bench/README.md). Each document keeps its place in ``docs``: every entry has an
 ``_id``."""
+
+MIN_SPLIT = 250
+"""Fewest changes one request of a split round carries: below twice this a round goes as one
+request, whatever ``concurrency`` says (at 100 documents two requests of 50 measured no faster
+than one)."""
 
 RECENT_SECONDS = 60.0
 """How long `RecentlyStored` trusts what it saw (well inside the 24 h before a tombstone may
@@ -323,6 +332,12 @@ class BulkWriter:
         Upper bound of one request; never beyond the deadline.
     backoff_base, backoff_cap
         Full-jitter exponential backoff between retry rounds, in seconds.
+    concurrency
+        ``_bulk`` requests in flight at once. A round of at least twice `MIN_SPLIT` changes is
+        split into that many requests, sent together; their results are read in request
+        order, as if sent one after the other. Every request is still a compare-and-set per
+        document (a batch holds one change per document), so the order of their arrival
+        changes nothing.
     max_bumps
         Same-document conflict rounds sent back to back; after that each further round waits
         for the backoff (a writer racing this one), until the deadline.
@@ -350,6 +365,7 @@ class BulkWriter:
         backoff_cap: float = 5.0,
         max_bumps: int = 10,
         check_first: bool = False,
+        concurrency: int = 1,
         rng: random.Random | None = None,
     ) -> None:
         self.client = client
@@ -362,6 +378,10 @@ class BulkWriter:
         self.max_bumps = max_bumps
         self.check_first = check_first
         self.recent = RecentlyStored() if check_first else None
+        self.concurrency = concurrency
+        self._pool = (
+            ThreadPoolExecutor(concurrency, thread_name_prefix="bulk") if concurrency > 1 else None
+        )
         self._rng = rng or random.Random()
 
     # --- public ---
@@ -400,8 +420,9 @@ class BulkWriter:
         unchecked = [item for item in pending.values() if not item.checked]
         retry = bool(unchecked) and self._check(unchecked, pending, report, deadline)
         ready = [item for item in pending.values() if item.checked]
-        for chunk in self._chunks(ready):
-            for item, status, error in self._send(chunk, report, deadline):
+        for sent, results in self._send_all(self._chunks(ready), deadline):
+            report.requests += sent
+            for item, status, error in results:
                 kind = classify(status, error)
                 if kind is ErrorKind.OK:
                     if self.recent is not None:
@@ -443,12 +464,13 @@ class BulkWriter:
         chunks: list[list[tuple[_Pending, bytes]]] = []
         current: list[tuple[_Pending, bytes]] = []
         size = 0
+        max_actions = self._actions_per_request(len(items))
         for item in items:
             lines = f"{self._action_line(item)}\n{item.change.document}\n".encode()
             if item.solo:
                 chunks.append([(item, lines)])
                 continue
-            if current and (size + len(lines) > self.max_bytes or len(current) >= self.max_actions):
+            if current and (size + len(lines) > self.max_bytes or len(current) >= max_actions):
                 chunks.append(current)
                 current, size = [], 0
             current.append((item, lines))
@@ -457,15 +479,31 @@ class BulkWriter:
             chunks.append(current)
         return chunks
 
+    def _actions_per_request(self, count: int) -> int:
+        """Actions per request for a round of ``count``: split so that every request in
+        flight has its share, never below `MIN_SPLIT` nor above ``max_actions``."""
+        if self.concurrency < 2 or count < 2 * MIN_SPLIT:
+            return self.max_actions
+        return min(self.max_actions, max(MIN_SPLIT, -(-count // self.concurrency)))
+
+    def _send_all(
+        self, chunks: list[list[tuple[_Pending, bytes]]], deadline: float
+    ) -> Iterator[tuple[bool, list[_Sent]]]:
+        """`_send` of each chunk, in chunk order; up to `concurrency` requests in flight."""
+        if len(chunks) < 2 or self._pool is None:
+            return (self._send(chunk, deadline) for chunk in chunks)
+        return self._pool.map(lambda chunk: self._send(chunk, deadline), chunks)
+
     def _send(
-        self, chunk: list[tuple[_Pending, bytes]], report: WriteReport, deadline: float
-    ) -> list[tuple[_Pending, int | str | None, Mapping[str, Any] | None]]:
+        self, chunk: list[tuple[_Pending, bytes]], deadline: float
+    ) -> tuple[bool, list[_Sent]]:
+        """Whether the request was sent, and each item's status and error (runs on the pool's
+        threads: it touches no shared state)."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             unsent = {"type": "deadline", "reason": "deadline reached before sending"}
-            return [(item, None, unsent) for item, _ in chunk]
+            return False, [(item, None, unsent) for item, _ in chunk]
         body = b"".join(lines for _, lines in chunk)
-        report.requests += 1
         try:
             response = self.client.bulk(
                 body=body,
@@ -478,13 +516,13 @@ class BulkWriter:
             detail = info.get("error") if info else None
             if not isinstance(detail, Mapping):
                 detail = {"type": type(error).__name__, "reason": str(error)[:1000]}
-            return [(item, error.status_code, detail) for item, _ in chunk]
-        results: list[tuple[_Pending, int | str | None, Mapping[str, Any] | None]] = []
+            return True, [(item, error.status_code, detail) for item, _ in chunk]
+        results: list[_Sent] = []
         # Items come back in request order, one per action.
         for (item, _), entry in zip(chunk, response["items"], strict=True):
             (result,) = entry.values()
             results.append((item, result.get("status"), result.get("error")))
-        return results
+        return True, results
 
     def _check(
         self,

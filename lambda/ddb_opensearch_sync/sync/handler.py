@@ -56,6 +56,7 @@ def build_syncer(settings: Settings, function_name: str | None = None) -> BatchS
         settings.alias,
         max_bytes=settings.bulk_max_bytes,
         max_actions=settings.bulk_max_actions,
+        concurrency=settings.bulk_concurrency,
         check_first=True,  # the stored sequence number decides, never the clock (`records`)
     )
     context = {"function": function_name, "index_alias": settings.alias}
