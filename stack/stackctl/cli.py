@@ -135,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             return run_tools(args.command)
         settings = load_settings()
         if args.command in DEPLOY_COMMANDS:
-            code = deploy.run_command(args.command, settings, paths)
+            mode = chosen_mode(paths, for_up=False)
+            code = deploy.run_command(args.command, settings, paths, mode)
             if args.command == "deploy" and code == 0:
                 ConsoleProcess(settings, paths).up()  # `make deploy` alone brings it up too
                 say(f"console: {console_url(settings)}")

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stackctl.bootstrap import ROOT, StackError
-from stackctl.services import LOCALSTACK, http_get_json, not_answering
+from stackctl.services import LOCALSTACK, http_get_json, node_url, not_answering
 from stackctl.settings import Paths
 from stackctl.toolchain import terraform_cli_config
 
@@ -151,7 +151,7 @@ TFLOCAL_ENV = {
 }
 
 
-def terraform_env(settings: dict[str, str], files: DeployFiles) -> dict[str, str]:
+def terraform_env(settings: dict[str, str], files: DeployFiles, mode: str) -> dict[str, str]:
     # tflocal takes any <SERVICE>_ENDPOINT variable as that service's endpoint, so the
     # OPENSEARCH_ENDPOINT that `make env` exports would send Terraform's OpenSearch API calls
     # to the domain itself: drop the deployed names from Terraform's environment.
@@ -170,6 +170,8 @@ def terraform_env(settings: dict[str, str], files: DeployFiles) -> dict[str, str
         # The zip paths are inputs of the local root; absolute paths keep -chdir simple.
         **{f"TF_VAR_{f}_function_zip_path": str(function_zip(f)) for f in FUNCTIONS},
         "TF_VAR_localstack_endpoint": endpoint,
+        # The functions write to the node itself, not through LocalStack's domain proxy.
+        "TF_VAR_opensearch_node_url": node_url(mode, settings),
     }
 
 
@@ -319,7 +321,7 @@ COMMANDS: dict[str, Callable[[dict[str, str], DeployFiles], int | None]] = {
 }
 
 
-def run_command(command: str, settings: dict[str, str], paths: Paths) -> int:
+def run_command(command: str, settings: dict[str, str], paths: Paths, mode: str) -> int:
     """``stackctl deploy|destroy|plan``: check the stack, then run Terraform under the lock."""
     if shutil.which("terraform") is None:
         raise StackError(
@@ -334,5 +336,5 @@ def run_command(command: str, settings: dict[str, str], paths: Paths) -> int:
     files = DeployFiles.of(paths)
     with root_lock():
         forget_if_stale(files, session)
-        env = terraform_env(settings, files)
+        env = terraform_env(settings, files, mode)
         return COMMANDS[command](env, files) or 0

@@ -212,5 +212,5 @@ def native_localstack_settings(settings: dict[str, str]) -> dict[str, str]:
         # The stock twisted server ignores GATEWAY_LISTEN's IPv4 host and listens on 0.0.0.0;
         # ours binds it (and only loopback): functions run as host processes here.
         "GATEWAY_SERVER": "twisted-loopback",
-        "OPENSEARCH_CUSTOM_BACKEND": f"http://127.0.0.1:{settings['OPENSEARCH_PORT']}",
+        "OPENSEARCH_CUSTOM_BACKEND": services.node_url("native", settings),
     }

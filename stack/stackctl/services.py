@@ -22,6 +22,18 @@ OPENSEARCH = Service("opensearch", "OPENSEARCH_PORT", "opensearch-node.jar")
 LOCALSTACK = Service("localstack", "LOCALSTACK_PORT", "localstack.runtime.main")
 SERVICES = (OPENSEARCH, LOCALSTACK)
 
+COMPOSE_NODE_URL = "http://opensearch:9200"
+"""The node on the compose network (docker-compose.yml's ``OPENSEARCH_CUSTOM_BACKEND``)."""
+
+
+def node_url(mode: str, settings: dict[str, str]) -> str:
+    """The OpenSearch node's URL as LocalStack and the functions see it: on the host in native
+    mode (functions are host processes), on the compose network otherwise (functions are
+    containers on it)."""
+    if mode == "native":
+        return f"http://127.0.0.1:{OPENSEARCH.port(settings)}"
+    return COMPOSE_NODE_URL
+
 
 def http_get_json(url: str, timeout: float = 2.0) -> object:
     with urllib.request.urlopen(url, timeout=timeout) as response:

@@ -28,6 +28,12 @@ variable "search_function_zip_path" {
   default     = null
 }
 
+variable "opensearch_node_url" {
+  description = "The OpenSearch node's URL as the functions see it (`make deploy` sets it); null: through LocalStack's domain endpoint"
+  type        = string
+  default     = null
+}
+
 variable "stream_maximum_retry_attempts" {
   description = "Retries of a failing stream batch before its metadata goes to the dead-letter queue (small locally, so that outages reach `make replay` soon)"
   type        = number

@@ -8,6 +8,9 @@ locals {
 
   log_types = var.create ? toset(var.log_types) : toset([])
 
+  endpoint_url          = try("${var.endpoint_scheme}://${trimsuffix(aws_opensearch_domain.this[0].endpoint, "/")}", null)
+  function_endpoint_url = var.function_endpoint_url != null ? var.function_endpoint_url : local.endpoint_url
+
   # The only paths the sync function calls, both with POST: <alias>/_bulk writes, <alias>/_mget
   # resolves version conflicts. IAM matches OpenSearch requests by URL path, so neither it nor
   # anyone holding its credentials can create, delete or read other indices.
@@ -289,7 +292,7 @@ module "search_function" {
   vpc_security_group_ids         = try(var.search_function.vpc_security_group_ids, [])
 
   environment_variables = local.search_function ? merge({
-    OPENSEARCH_ENDPOINT     = "${var.endpoint_scheme}://${trimsuffix(aws_opensearch_domain.this[0].endpoint, "/")}"
+    OPENSEARCH_ENDPOINT     = local.function_endpoint_url
     OPENSEARCH_AUTH         = var.search_function.opensearch_auth
     INDEX_ALIAS             = var.index_alias
     POWERTOOLS_SERVICE_NAME = "ddb-opensearch-sync-search"

@@ -15,7 +15,12 @@ output "domain_endpoint" {
 
 output "endpoint_url" {
   description = "Full URL of the domain's endpoint (scheme included, no trailing slash)"
-  value       = try("${var.endpoint_scheme}://${trimsuffix(aws_opensearch_domain.this[0].endpoint, "/")}", null)
+  value       = local.endpoint_url
+}
+
+output "function_endpoint_url" {
+  description = "The URL the functions reach the domain at: function_endpoint_url, else endpoint_url"
+  value       = local.function_endpoint_url
 }
 
 output "log_group_names" {

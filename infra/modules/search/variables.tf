@@ -223,6 +223,12 @@ variable "endpoint_scheme" {
   }
 }
 
+variable "function_endpoint_url" {
+  description = "URL the functions reach the domain at; null: the domain's own endpoint (endpoint_url). Locally the OpenSearch node itself: LocalStack's domain endpoint is a proxy inside LocalStack's one Python process, which the stream poller and the API share (bench/README.md)"
+  type        = string
+  default     = null
+}
+
 variable "timeouts" {
   description = "Create/update/delete timeouts of the domain; the provider waits ~10 minutes before its first status poll unless these are shorter (keep the defaults on AWS)"
   type = object({

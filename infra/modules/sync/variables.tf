@@ -33,7 +33,7 @@ variable "opensearch_domain_arn" {
 }
 
 variable "opensearch_endpoint_url" {
-  description = "Full URL of the OpenSearch endpoint (https://<endpoint> on AWS; LocalStack's path endpoint locally)"
+  description = "Full URL the functions reach OpenSearch at (https://<endpoint> on AWS; the local node itself locally: modules/search's function_endpoint_url)"
   type        = string
   default     = null
 }

@@ -80,6 +80,7 @@ module "search" {
   encrypt_at_rest         = var.opensearch.encryption
   node_to_node_encryption = var.opensearch.encryption
   endpoint_scheme         = var.opensearch.endpoint_scheme
+  function_endpoint_url   = var.opensearch.function_endpoint
 
   log_retention_in_days = var.log_retention_in_days
 }
@@ -106,7 +107,7 @@ module "sync" {
   name                    = var.name
   stream_arn              = module.table.table_stream_arn
   opensearch_domain_arn   = module.search.domain_arn
-  opensearch_endpoint_url = module.search.endpoint_url
+  opensearch_endpoint_url = module.search.function_endpoint_url
   function_zip_path       = coalesce(var.sync_function_zip_path, "${local.build}/sync-function.zip")
   index_alias             = var.index_alias
   opensearch_auth         = var.opensearch_auth

@@ -94,7 +94,7 @@ variable "opensearch_auth" {
 }
 
 variable "opensearch" {
-  description = "The domain: data nodes (type, count, zones), dedicated masters, volume, encryption (at rest and node to node), the endpoint URL's scheme and TLS policy, published log types, VPC placement, create/update/delete timeouts. Each goes to modules/search's variable of (nearly) the same name (encryption to encrypt_at_rest and node_to_node_encryption), which types, checks and defaults it: t3.small.search, 1 node in one zone, 10 GiB, encrypted, https, the three log types, no dedicated masters, TLS 1.2 with forward secrecy, no VPC, 60m/60m/90m"
+  description = "The domain: data nodes (type, count, zones), dedicated masters, volume, encryption (at rest and node to node), the endpoint URL's scheme and TLS policy, the URL the functions use instead of the domain's endpoint (function_endpoint; locally the node itself), published log types, VPC placement, create/update/delete timeouts. Each goes to modules/search's variable of (nearly) the same name (encryption to encrypt_at_rest and node_to_node_encryption, function_endpoint to function_endpoint_url), which types, checks and defaults it: t3.small.search, 1 node in one zone, 10 GiB, encrypted, https, the three log types, no dedicated masters, TLS 1.2 with forward secrecy, no VPC, 60m/60m/90m"
   type = object({
     instance_type       = optional(string)
     instance_count      = optional(number)
@@ -102,6 +102,7 @@ variable "opensearch" {
     volume_size         = optional(number)
     encryption          = optional(bool)
     endpoint_scheme     = optional(string)
+    function_endpoint   = optional(string)
     log_types           = optional(list(string))
     dedicated_master    = optional(any)
     tls_security_policy = optional(string)
