@@ -8,9 +8,11 @@ runtime exits, CloudWatch Logs, unsupported runtimes and partial batch failures.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import textwrap
+import threading
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -521,6 +523,69 @@ def test_stream_mapping_delivers_a_batch_in_lanes_by_partition_key(
         assert all(lane == holding[0] for lane in holding), (partition, lanes)
 
 
+def test_a_stream_that_never_runs_dry_stops_when_its_mapping_is_deleted(
+    aws_client: Callable[[str], Client],
+    lambda_client: Client,
+    make_function: MakeFunction,
+    cleanup: ExitStack,
+) -> None:
+    """Our poller reads a stream of one shard on for as long as records come back (it has no
+    other shard to give a turn to); a mapping deleted meanwhile must still stop. LocalStack
+    lists a deleted mapping until its poller has returned."""
+    dynamodb, sqs = aws_client("dynamodb"), aws_client("sqs")
+    table, stream_arn = stream_table(dynamodb, cleanup, "pk")
+    queue_url = new_test_queue(sqs, cleanup)
+    name = make_function(
+        app(
+            """
+            import json
+            import os
+
+            import boto3
+
+            sqs = boto3.client("sqs")
+
+
+            def handler(event, context):
+                body = json.dumps({"records": len(event["Records"])})
+                sqs.send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=body)
+            """
+        ),
+        environment={"QUEUE_URL": queue_url},
+    )["FunctionName"]
+    mapping = map_stream(
+        lambda_client, cleanup, stream_arn, name, BatchSize=10, MaximumBatchingWindowInSeconds=0
+    )
+
+    # GIVEN items written without a pause, so that every read of the shard returns records
+    writing = threading.Event()
+    writing.set()
+
+    def write() -> None:
+        written = 0
+        while writing.is_set():
+            dynamodb.put_item(TableName=table, Item={"pk": {"S": f"item-{written}"}})
+            written += 1
+
+    writer = threading.Thread(target=write, name="never-dry", daemon=True)
+    writer.start()
+    cleanup.callback(writer.join, timeout=10)
+    cleanup.callback(writing.clear)  # first out: the writes stop before anything is deleted
+    receive_until(sqs, queue_url, lambda seen: len(seen) >= 3, "records delivered", timeout=60)
+
+    # WHEN the mapping is deleted while the writes go on
+    lambda_client.delete_event_source_mapping(UUID=mapping)
+
+    # THEN its poller stops reading the shard: the mapping is gone from the list
+    eventually(
+        lambda: lambda_client.list_event_source_mappings(EventSourceArn=stream_arn),
+        lambda listed: not listed["EventSourceMappings"],
+        "the deleted mapping's poller to stop while its stream never runs dry",
+        timeout=20,
+    )
+    assert writer.is_alive(), "the writes stopped before the mapping did"
+
+
 def stream_table(dynamodb: Client, cleanup: ExitStack, *keys: str) -> tuple[str, str]:
     """A new table keyed by ``keys`` (hash, then range) with a ``NEW_IMAGE`` stream: its name
     and stream ARN."""
@@ -539,6 +604,12 @@ def stream_table(dynamodb: Client, cleanup: ExitStack, *keys: str) -> tuple[str,
     return table, stream_arn
 
 
+def delete_mapping(lambda_client: Client, uuid: str) -> None:
+    """Delete a mapping unless a test has deleted it already."""
+    with contextlib.suppress(lambda_client.exceptions.ResourceNotFoundException):
+        lambda_client.delete_event_source_mapping(UUID=uuid)
+
+
 def new_test_queue(sqs: Client, cleanup: ExitStack) -> str:
     queue_url = sqs.create_queue(QueueName=unique("executor-test"))["QueueUrl"]
     cleanup.callback(sqs.delete_queue, QueueUrl=queue_url)
@@ -547,17 +618,19 @@ def new_test_queue(sqs: Client, cleanup: ExitStack) -> str:
 
 def map_stream(
     lambda_client: Client, cleanup: ExitStack, stream_arn: str, function: str, **settings: Any
-) -> None:
-    """Map the stream to ``function`` from its start and wait until the mapping is enabled."""
+) -> str:
+    """Map the stream to ``function`` from its start and wait until the mapping is enabled;
+    its UUID."""
     mapping = lambda_client.create_event_source_mapping(
         EventSourceArn=stream_arn,
         FunctionName=function,
         StartingPosition="TRIM_HORIZON",
         **settings,
     )
-    cleanup.callback(lambda_client.delete_event_source_mapping, UUID=mapping["UUID"])
+    cleanup.callback(delete_mapping, lambda_client, mapping["UUID"])
     eventually(
         lambda: lambda_client.get_event_source_mapping(UUID=mapping["UUID"])["State"],
         lambda state: state == "Enabled",
         "the event source mapping to be enabled",
     )
+    return str(mapping["UUID"])

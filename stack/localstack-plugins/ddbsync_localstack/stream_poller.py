@@ -22,8 +22,10 @@ This poller does the same, and nothing else differently:
   read is made, not what is delivered or in which order: a response read ahead is used only
   for the very iterator it was read with, after the batch before it has been dealt with, and a
   read ahead that failed is made again, through LocalStack's error handling;
-- a shard that never runs dry is read for at most `SHARD_TURN_SECONDS` at a time, so other
-  shards take turns (moto has one shard per stream; AWS's pollers run shards in parallel);
+- a shard that never runs dry is read for at most `SHARD_TURN_SECONDS` at a time when the
+  stream has others, so that they take turns (moto has one shard per stream; AWS's pollers run
+  shards in parallel); a stream of one shard is read on without the poll interval a turn's end
+  costs, until its mapping is stopped (the worker's own shutdown event);
 - the mapping's ``ParallelizationFactor`` is honoured (LocalStack 4.14 stores it and polls one
   batch at a time whatever it says): each batch is split into that many lanes by the hash of
   the records' partition key, as AWS does, and the lanes are delivered at the same time, each
@@ -159,7 +161,11 @@ class DrainingDynamoDBPoller(DynamoDBPoller):
     ``parallelization_factor`` lanes at once."""
 
     parallelization_factor = 1
-    """Lanes per batch: the mapping's ``ParallelizationFactor`` (`_with_parallelization`)."""
+    """Lanes per batch: the mapping's ``ParallelizationFactor`` (`_configure_poller`)."""
+    worker_stopping: threading.Event | None = None
+    """The ESM worker's shutdown event (`_configure_poller`): set when the mapping is disabled,
+    updated or deleted. LocalStack closes the poller only once ``poll_events`` returns, so a
+    shard read on must watch the worker's event itself."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -200,16 +206,23 @@ class DrainingDynamoDBPoller(DynamoDBPoller):
         while True:
             self._records_read = 0
             super().poll_events_from_shard(shard_id, shard_iterator)
-            # Read on only while records came back, the shard is still open and it is our turn.
+            # Read on only while records came back and the shard is still open.
             next_iterator = self.shards.get(shard_id)
-            if (
-                not self._records_read
-                or next_iterator is None
-                or self._is_shutdown.is_set()
-                or time.monotonic() >= turn_ends
-            ):
+            if not self._records_read or next_iterator is None or self._turn_over(turn_ends):
                 return
             shard_iterator = next_iterator
+
+    def _turn_over(self, turn_ends: float) -> bool:
+        """Whether this shard's reading must stop: the poller or its mapping is stopping, or
+        the turn has ended and another shard may be waiting. Without the worker's event every
+        turn ends: it is then the only way a stop is noticed."""
+        if self._is_shutdown.is_set():
+            return True
+        if self.worker_stopping is None:
+            return time.monotonic() >= turn_ends
+        return self.worker_stopping.is_set() or (
+            len(self.shards) > 1 and time.monotonic() >= turn_ends
+        )
 
     def initialize_shards(self) -> dict[str, str]:
         shards = super().initialize_shards()
@@ -276,19 +289,21 @@ _encode_events = esm_event_processor.to_json_str
 _get_esm_worker = EsmWorkerFactory.get_esm_worker
 
 
-def _with_parallelization(factory: EsmWorkerFactory) -> EsmWorker:
+def _configure_poller(factory: EsmWorkerFactory) -> EsmWorker:
     """LocalStack's ``get_esm_worker``, telling our poller the mapping's
-    ``ParallelizationFactor`` (LocalStack does not pass it on to its pollers)."""
+    ``ParallelizationFactor`` (LocalStack does not pass it on to its pollers) and the worker's
+    shutdown event."""
     worker = _get_esm_worker(factory)
     if isinstance(worker.poller, DrainingDynamoDBPoller):
         factor = factory.esm_config.get("ParallelizationFactor") or 1
         worker.poller.parallelization_factor = int(factor)
+        worker.poller.worker_stopping = worker._shutdown_event
     return worker
 
 
 _PATCHES = (
     Patch(esm_worker_factory, "DynamoDBPoller", DrainingDynamoDBPoller),
-    Patch(EsmWorkerFactory, "get_esm_worker", _with_parallelization),
+    Patch(EsmWorkerFactory, "get_esm_worker", _configure_poller),
     # In that module the name serves only the log line's payload (`DeferredJson`).
     Patch(esm_event_processor, "to_json_str", DeferredJson),
 )
