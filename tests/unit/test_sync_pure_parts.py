@@ -158,6 +158,7 @@ def test_settings_come_from_the_environment():
             "TTL_EXPIRY_POLICY": "keep",
             "AWS_REGION": "eu-west-1",
             "MAINTENANCE_FUNCTION_NAME": "bookstore-sync-maintenance",
+            "BULK_CONCURRENCY": "3",
         }
     )
 
@@ -169,6 +170,7 @@ def test_settings_come_from_the_environment():
         dlq_url="http://localhost:4566/000000000000/dlq",
         maintenance_function="bookstore-sync-maintenance",
         ttl_policy=TtlPolicy.KEEP,
+        bulk_concurrency=3,
     )
 
 
@@ -188,6 +190,7 @@ def test_explicit_settings_beat_the_environment():
         {"OPENSEARCH_ENDPOINT": "http://x", "TTL_EXPIRY_POLICY": "archive"},
         {"OPENSEARCH_ENDPOINT": "https://x", "OPENSEARCH_AUTH": "sigv4"},  # no region
         {"OPENSEARCH_ENDPOINT": "http://x", "BULK_MAX_BYTES": "ten"},
+        {"OPENSEARCH_ENDPOINT": "http://x", "BULK_CONCURRENCY": "0"},
     ],
 )
 def test_invalid_settings_are_refused(env: dict[str, str]):
