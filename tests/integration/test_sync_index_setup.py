@@ -94,7 +94,7 @@ def test_cli_reports_configuration_errors(capsys):
 
 def test_sigv4_signed_requests_work_end_to_end(opensearch_url, aws_region, alias):
     # The local node ignores signatures, but every request (PUT with a body, HEAD, bulk
-    # bytes) goes through AWSV4SignerAuth exactly as on AWS.
+    # bytes) goes through the SigV4 signer exactly as on AWS.
     client = make_client(opensearch_url, auth="sigv4", region=aws_region)
 
     result = setup_index(client, alias)
@@ -104,7 +104,7 @@ def test_sigv4_signed_requests_work_end_to_end(opensearch_url, aws_region, alias
 
     assert result.created_index is True
     assert response["errors"] is False
-    assert client.transport.connection_pool.connections[0].session.auth.service == "es"
+    assert client.transport.connection_pool.connections[0].http_auth.service == "es"
 
 
 def test_setup_sets_slow_log_thresholds_on_new_and_existing_indices(
