@@ -12,7 +12,6 @@ Only the operator CLI imports this module; the function never does.
 from __future__ import annotations
 
 import base64
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -173,7 +172,7 @@ def item_change(
     """
     image = item if encoded else stream_image(item)
     record = _record(EventName.INSERT, item_keys(item, table), image, sequence_number, written_at)
-    return dataclasses.replace(to_change(record), version=version)
+    return to_change(record)._replace(version=version)
 
 
 def tombstone_change(
@@ -185,7 +184,7 @@ def tombstone_change(
 ) -> Change:
     """The ``REMOVE`` change for typed, event-encoded ``keys`` (``written_at``: `item_change`)."""
     change = to_change(_record(EventName.REMOVE, keys, None, sequence_number, written_at))
-    return dataclasses.replace(change, version=version)
+    return change._replace(version=version)
 
 
 def keys_from_document(
