@@ -1,6 +1,7 @@
-"""Function throughput: the sync handler against the bulk ceiling and the naive per-record way.
+"""Function throughput: the sync handler against the bulk ceiling, the exact ceiling and the naive
+per-record way.
 
-Three writers take the same generated stream (`streamgen`), cut into batches of 10, 100 and
+Four writers take the same generated stream (`streamgen`), cut into batches of 10, 100 and
 1000 records, each into a fresh scratch index made by the project's index setup (preloaded
 with the books that predate the stream), all in the same process against the same OpenSearch
 node, taking turns a tenth of the work at a time (`measure_side_by_side`):
@@ -12,6 +13,13 @@ node, taking turns a tenth of the work at a time (`measure_side_by_side`):
     ``opensearchpy.helpers.bulk`` sending the documents ours ends up writing for each batch
     (one per item, already serialised, no versions): the cost of the ``_bulk`` requests
     alone: what a sync would cost if decoding stream records were free.
+``exact``
+    The ceiling plus the one read an exact sync cannot skip (issue 12's ordering: the stored
+    ``_sync.seq`` decides, so a writer must know it before writing): before each batch's
+    ``_bulk``, one ``_mget`` (the writer's own ``filter_path``) of the batch's documents that
+    no earlier batch wrote. Ours reads exactly those; what an earlier batch wrote it remembers
+    (`RecentlyStored`). This is the limit for an exact sync on this node; ours over it is what
+    ours' own work (mapping, bookkeeping, the handler) costs.
 ``seed``
     What a first version typically does: per record, ``index`` or ``delete`` with
     ``refresh=True``. Slow by design, so it gets fewer records (its rate does not depend on
@@ -42,6 +50,7 @@ from bench.common import opensearch_client, ratio_summary, summarize
 from bench.streamgen import StreamGenerator, batches
 from ddb_opensearch_sync.core import settings
 from ddb_opensearch_sync.core.records import Action, compact, to_change
+from ddb_opensearch_sync.index.writer import LOOKUP_FIELDS
 from tests.support.opensearch import scratch_alias
 from tests.support.settings import Settings
 
@@ -50,7 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ThroughputConfig", "quiet_sync_logs", "run"]
 
-VARIANTS = ("ours", "ceiling", "seed")
+VARIANTS = ("ours", "ceiling", "exact", "seed")
 SLICES = 10
 """Turns per measurement: the writers alternate, a tenth of the work at a time."""
 Batch = list[dict[str, Any]]
@@ -169,6 +178,29 @@ def _ceiling(client: OpenSearch, alias: str, work: Sequence[list[dict[str, Any]]
         helpers.bulk(client, actions, index=alias, chunk_size=1000, max_chunk_bytes=BULK_MAX_BYTES)
 
 
+ExactBatch = tuple[list[str], list[dict[str, Any]]]
+"""One batch of the ``exact`` ceiling: the ids to read first, then the ceiling's actions."""
+
+
+def exact_ceiling_work(ceiling_work: Sequence[list[dict[str, Any]]]) -> list[ExactBatch]:
+    """Per batch, the ids no earlier batch wrote (what an exact writer must read) and the
+    ceiling's actions."""
+    written: set[str] = set()
+    work = []
+    for actions in ceiling_work:
+        ids = [action["_id"] for action in actions]
+        work.append(([i for i in ids if i not in written], actions))
+        written.update(ids)
+    return work
+
+
+def _exact_ceiling(client: OpenSearch, alias: str, work: Sequence[ExactBatch]) -> None:
+    for unseen, actions in work:
+        if unseen:
+            client.mget(index=alias, body={"ids": unseen}, filter_path=LOOKUP_FIELDS)
+        helpers.bulk(client, actions, index=alias, chunk_size=1000, max_chunk_bytes=BULK_MAX_BYTES)
+
+
 _DESERIALIZER = TypeDeserializer()
 
 
@@ -238,6 +270,7 @@ class Workload:
     preload: list[dict[str, Any]]
     work: list[Batch]
     ceiling_work: list[list[dict[str, Any]]]
+    exact_work: list[ExactBatch]
     seed_work: list[Batch]
     expected: int
     seed_expected: int
@@ -256,11 +289,13 @@ class Workload:
     ) -> Workload:
         work = batches(records, size)
         seed_work = batches(records[:seed_records], size)
+        ceiling_work = ceiling_actions(work)
         return cls(
             batch_size=size,
             preload=preload,
             work=work,
-            ceiling_work=ceiling_actions(work),
+            ceiling_work=ceiling_work,
+            exact_work=exact_ceiling_work(ceiling_work),
             seed_work=seed_work,
             expected=live_count([baseline, *work]),
             seed_expected=live_count([baseline, *seed_work]),
@@ -283,6 +318,7 @@ def measure(
     work: Any = {
         "ours": workload.work,
         "ceiling": workload.ceiling_work,
+        "exact": workload.exact_work,
         "seed": workload.seed_work,
     }[variant]
     with (
@@ -321,6 +357,7 @@ def measure_side_by_side(
     parts: dict[str, list[Sequence[Any]]] = {
         "ours": _slices(workload.work, count),
         "ceiling": _slices(workload.ceiling_work, count),
+        "exact": _slices(workload.exact_work, count),
         "seed": [batches(list(p), workload.batch_size) for p in _slices(seed_records, count)],
     }
     elapsed = dict.fromkeys(VARIANTS, 0.0)
@@ -383,6 +420,7 @@ def run(config: ThroughputConfig, endpoints: Settings, say: Callable[[str], None
     writers: dict[str, Callable[[OpenSearch, str, Any], None]] = {
         "ours": _ours(endpoints),
         "ceiling": _ceiling,
+        "exact": _exact_ceiling,
         "seed": _seed,
     }
     generator = StreamGenerator(seed=config.seed, existing=config.existing)
@@ -413,6 +451,18 @@ def run(config: ThroughputConfig, endpoints: Settings, say: Callable[[str], None
     return result
 
 
+RATIOS = (
+    ("ours_over_ceiling", "ours", "ceiling", 3),
+    ("ours_over_seed", "ours", "seed", 1),
+    ("ours_over_exact", "ours", "exact", 3),
+    ("exact_over_ceiling", "exact", "ceiling", 3),
+    ("ceiling_over_seed", "ceiling", "seed", 1),
+)
+"""Each ratio of two writers' rates, per run: name, numerator, denominator, digits kept. The
+last three place the goals' limits: what the read an exact sync needs costs, and how far
+above the seed's way even the bare ceiling is."""
+
+
 def _result(
     config: ThroughputConfig,
     generator: StreamGenerator,
@@ -422,14 +472,10 @@ def _result(
     by_variant = {
         v: {str(b): summarize(rates[v][b]).as_dict(1) for b in config.batch_sizes} for v in VARIANTS
     }
-    ratios: dict[str, dict[str, Any]] = {"ours_over_ceiling": {}, "ours_over_seed": {}}
+    ratios: dict[str, dict[str, Any]] = {name: {} for name, *_ in RATIOS}
     for b in config.batch_sizes:
-        ratios["ours_over_ceiling"][str(b)] = ratio_summary(
-            rates["ours"][b], rates["ceiling"][b]
-        ).as_dict(3)
-        ratios["ours_over_seed"][str(b)] = ratio_summary(
-            rates["ours"][b], rates["seed"][b]
-        ).as_dict(1)
+        for name, top, bottom, digits in RATIOS:
+            ratios[name][str(b)] = ratio_summary(rates[top][b], rates[bottom][b]).as_dict(digits)
     headline_batch = "100" if 100 in config.batch_sizes else str(config.batch_sizes[0])
     return {
         "unit": "records/s",
@@ -450,7 +496,6 @@ def _result(
         "ratios": ratios,
         "headline": {
             "batch_size": int(headline_batch),
-            "ours_over_ceiling": ratios["ours_over_ceiling"][headline_batch]["median"],
-            "ours_over_seed": ratios["ours_over_seed"][headline_batch]["median"],
+            **{name: ratios[name][headline_batch]["median"] for name, *_ in RATIOS},
         },
     }
