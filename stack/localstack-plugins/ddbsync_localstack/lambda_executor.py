@@ -82,6 +82,15 @@ LOOPBACK = "127.0.0.1"
 EXIT_POLL_S = 0.05
 # The runtime answers /invoke before running the handler: this only bounds a broken runtime.
 SEND_TIMEOUT_S = 10
+# How an invocation reaches the runtime: the event as the body, as is (LocalStack's JSON
+# text), and the rest in the headers AWS's Runtime API gives its ``/next`` answer. Putting the
+# event into a JSON envelope instead cost a second encoding and decoding of it: 5.0 and 2.7 ms
+# for a 1.3 MB batch of 1,000 records (bench/README.md). The runtime reads the same names.
+INVOCATION_HEADERS = {
+    "invoke-id": "Lambda-Runtime-Aws-Request-Id",
+    "invoked-function-arn": "Lambda-Runtime-Invoked-Function-Arn",
+    "trace-id": "Lambda-Runtime-Trace-Id",
+}
 NO_PROXIES = {"http": "", "https": ""}
 
 
@@ -253,8 +262,13 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
     ) -> bool:
         """Hand the invocation to the runtime and wait for its outcome (see ``_wait``)."""
         url = f"http://{LOOPBACK}:{self._port}/invoke"
+        headers = {name: payload.get(key) or "" for key, name in INVOCATION_HEADERS.items()}
+        headers["Content-Type"] = "application/json"
+        body = payload["payload"].encode()
         try:
-            response = requests.post(url, json=payload, timeout=SEND_TIMEOUT_S, proxies=NO_PROXIES)
+            response = requests.post(
+                url, data=body, headers=headers, timeout=SEND_TIMEOUT_S, proxies=NO_PROXIES
+            )
         except requests.RequestException as e:
             raise InvokeSendError(f"Error while sending invocation to {url}: {e}") from e
         if not response.ok:

@@ -6,10 +6,11 @@ executor-endpoint contract (``localstack/services/lambda_/invocation/executor_en
 
 - start-up: ``POST <endpoint>/status/<runtime id>/ready`` once the handler is imported, or
   ``…/status/<runtime id>/error`` with ``errorMessage/errorType/stackTrace`` (then it exits);
-- per invocation: LocalStack sends ``POST /invoke`` with ``invoke-id``, ``invoked-function-arn``,
-  ``payload`` (a JSON string) and ``trace-id``; it is answered at once, before the handler runs,
-  because LocalStack waits on that request without a timeout; the outcome goes to
-  ``<endpoint>/invocations/<request id>/response`` (the result's JSON) or ``…/error``.
+- per invocation: the executor sends ``POST /invoke`` with the event as the body and the request
+  id, function ARN and trace id in the headers AWS's Runtime API names them
+  (``Lambda-Runtime-Aws-Request-Id``, ``-Invoked-Function-Arn``, ``-Trace-Id``); it is answered
+  at once, before the handler runs, because the executor waits on that request; the outcome
+  goes to ``<endpoint>/invocations/<request id>/response`` (the result's JSON) or ``…/error``.
 
 The executor (``lambda_executor``) owns everything the runtime cannot do for itself: the
 function's timeout, replacing a runtime that exited, and the invocation's logs (this process's
@@ -158,17 +159,27 @@ def post(path: str, body: bytes = b"") -> None:
         response.read()
 
 
-def invoke(handler: Handler, invocation: dict[str, str]) -> None:
+class Invocation:
+    """One ``POST /invoke``: the event's JSON and the headers that come with it."""
+
+    def __init__(self, request_id: str, function_arn: str, trace_id: str, event: bytes) -> None:
+        self.request_id = request_id
+        self.function_arn = function_arn
+        self.trace_id = trace_id
+        self.event = event
+
+
+def invoke(handler: Handler, invocation: Invocation) -> None:
     """Run one invocation and report its result or error."""
     global _request_id
-    request_id = _request_id = invocation["invoke-id"]
+    request_id = _request_id = invocation.request_id
     timeout_ms = int(os.environ["AWS_LAMBDA_FUNCTION_TIMEOUT"]) * 1000
     context = LambdaContext(
-        request_id, invocation["invoked-function-arn"], int(time.time() * 1000) + timeout_ms
+        request_id, invocation.function_arn, int(time.time() * 1000) + timeout_ms
     )
-    os.environ["_X_AMZN_TRACE_ID"] = invocation.get("trace-id") or ""
+    os.environ["_X_AMZN_TRACE_ID"] = invocation.trace_id
     try:
-        outcome, body = "response", to_json(handler(json.loads(invocation["payload"]), context))
+        outcome, body = "response", to_json(handler(json.loads(invocation.event), context))
     except Exception as e:
         error = error_body(e, request_id)
         log_error(error)
@@ -181,7 +192,7 @@ def invoke(handler: Handler, invocation: dict[str, str]) -> None:
     post(f"invocations/{request_id}/{outcome}", body)
 
 
-def serve_invokes(listener: socket.socket, invocations: queue.Queue[dict[str, str]]) -> None:
+def serve_invokes(listener: socket.socket, invocations: queue.Queue[Invocation]) -> None:
     """Accept ``POST /invoke`` on a thread, answering before the handler runs."""
 
     class InvokeRequest(http.server.BaseHTTPRequestHandler):
@@ -190,7 +201,12 @@ def serve_invokes(listener: socket.socket, invocations: queue.Queue[dict[str, st
             if self.path != "/invoke":
                 self.send_error(404)
                 return
-            invocation = json.loads(body)
+            invocation = Invocation(
+                self.headers.get("Lambda-Runtime-Aws-Request-Id", ""),
+                self.headers.get("Lambda-Runtime-Invoked-Function-Arn", ""),
+                self.headers.get("Lambda-Runtime-Trace-Id", ""),
+                body,
+            )
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -250,7 +266,7 @@ def main() -> None:
         log_error(body)
         post(f"status/{runtime_id}/error", json.dumps(body).encode())
         sys.exit(1)
-    invocations: queue.Queue[dict[str, str]] = queue.Queue()
+    invocations: queue.Queue[Invocation] = queue.Queue()
     serve_invokes(listener, invocations)
     post(f"status/{runtime_id}/ready")
     while True:
