@@ -112,6 +112,21 @@ def _plot_goals(axis: Any, rows: list[Mapping[str, Any]]) -> None:
     labels = [f"{row['figure'][:38]}\n{row['value']:g} ({row['goal']})" for row in rows]
     colours = ["tab:green" if row["met"] else "tab:red" for row in rows]
     axis.barh(labels, [row["progress"] for row in rows], color=colours)
+    limits = [
+        (i, row["limit"] / row["value"] * row["progress"])
+        for i, row in enumerate(rows)
+        if row.get("limit") and row["value"]
+    ]
+    if limits:
+        axis.scatter(
+            [x for _, x in limits],
+            [i for i, _ in limits],
+            marker="|",
+            s=200,
+            color="black",
+            label="limit measured here",
+            zorder=3,
+        )
     axis.axvline(1.0, color="tab:orange", linestyle="--", label="goal")
     axis.invert_yaxis()
     axis.tick_params(axis="y", labelsize=6)

@@ -174,15 +174,24 @@ def extras_table(extras: Mapping[str, Any]) -> Table:
 
 
 def goals_table(rows: Sequence[Mapping[str, Any]]) -> Table:
-    """Issue 14's goals, each beside what this run measured."""
+    """Issue 14's goals, each beside what this run measured, and the limit this run measured
+    for it where there is one."""
     return Table(
         "Goals (issue 14), this run",
-        ("figure", "measured", "goal", "met"),
+        ("figure", "measured", "goal", "met", "limit here", "of limit"),
         [
-            (row["figure"], _num(row["value"], 2), row["goal"], "yes" if row["met"] else "no")
+            (
+                row["figure"],
+                _num(row["value"], 2),
+                row["goal"],
+                "yes" if row["met"] else "no",
+                _num(row["limit"], 2) if "limit" in row else "",
+                f"{row['of_limit']:.2f}" if "of_limit" in row else "",
+            )
             for row in rows
         ],
-        "ratios are measured side by side in this run; bench/README.md explains each",
+        "ratios are measured side by side in this run; a limit is what bounds the figure on this "
+        "machine, measured in the same run (limited_by in the JSON); bench/README.md explains each",
     )
 
 

@@ -457,6 +457,7 @@ RATIOS = (
     ("ours_over_exact", "ours", "exact", 3),
     ("exact_over_ceiling", "exact", "ceiling", 3),
     ("ceiling_over_seed", "ceiling", "seed", 1),
+    ("exact_over_seed", "exact", "seed", 1),
 )
 """Each ratio of two writers' rates, per run: name, numerator, denominator, digits kept. The
 last three place the goals' limits: what the read an exact sync needs costs, and how far

@@ -33,6 +33,7 @@ RATIOS = (
     "ours_over_exact",
     "exact_over_ceiling",
     "ceiling_over_seed",
+    "exact_over_seed",
 )
 SUMMARY_KEYS = ("median", "min", "max", "spread_pct", "runs")
 E2E_FIGURES = (
@@ -209,3 +210,13 @@ def test_every_goal_of_the_issue_is_reported_beside_its_measurement(
     for row in result["goals"]:
         assert is_number(row["value"]) and is_number(row["progress"]), row
         assert row["met"] == (row["progress"] >= 1) or abs(row["progress"] - 1) < 0.001, row
+
+
+def test_each_limit_is_reported_with_how_close_the_figure_came(result: dict[str, Any]) -> None:
+    limited = {".".join(goal.path): goal for goal in GOALS if goal.limit}
+    rows = [row for row in result["goals"] if row["source"] in limited]
+    assert {row["source"] for row in rows} == set(limited)
+    for row in rows:
+        assert is_number(row["limit"]) and row["limit"] > 0, row
+        assert row["of_limit"] == pytest.approx(row["value"] / row["limit"], abs=0.002), row
+        assert row["limited_by"] == limited[row["source"]].limited_by
