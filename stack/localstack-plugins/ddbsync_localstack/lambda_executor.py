@@ -85,11 +85,11 @@ SEND_TIMEOUT_S = 10
 # How an invocation reaches the runtime: the event as the body, as is (LocalStack's JSON
 # text), and the rest in the headers AWS's Runtime API gives its ``/next`` answer. Putting the
 # event into a JSON envelope instead cost a second encoding and decoding of it: 5.0 and 2.7 ms
-# for a 1.3 MB batch of 1,000 records (bench/README.md). The runtime reads the same names.
+# for a 1.3 MB batch of 1,000 records (bench/README.md).
 INVOCATION_HEADERS = {
-    "invoke-id": "Lambda-Runtime-Aws-Request-Id",
-    "invoked-function-arn": "Lambda-Runtime-Invoked-Function-Arn",
-    "trace-id": "Lambda-Runtime-Trace-Id",
+    "invoke-id": lambda_runtime.REQUEST_ID_HEADER,
+    "invoked-function-arn": lambda_runtime.FUNCTION_ARN_HEADER,
+    "trace-id": lambda_runtime.TRACE_ID_HEADER,
 }
 NO_PROXIES = {"http": "", "https": ""}
 

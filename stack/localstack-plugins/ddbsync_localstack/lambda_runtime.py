@@ -40,7 +40,7 @@ import threading
 import time
 import traceback
 import urllib.request
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # only in annotations: subscripting Callable fails on python3.8 at run time
     from collections.abc import Callable
@@ -52,6 +52,11 @@ LISTEN_FD_VAR = "_LAMBDA_RUNTIME_LISTEN_FD"
 # LocalStack's own calls must not go through a proxy the function's environment may name.
 _LOCALSTACK = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _POST_TIMEOUT_S = 30
+# An invocation's metadata comes in the headers AWS's Runtime API gives its ``/next`` answer
+# (the executor sends them: ``lambda_executor`` imports these names).
+REQUEST_ID_HEADER = "Lambda-Runtime-Aws-Request-Id"
+FUNCTION_ARN_HEADER = "Lambda-Runtime-Invoked-Function-Arn"
+TRACE_ID_HEADER = "Lambda-Runtime-Trace-Id"
 
 _request_id = ""  # of the running invocation, for the log format
 
@@ -159,14 +164,13 @@ def post(path: str, body: bytes = b"") -> None:
         response.read()
 
 
-class Invocation:
+class Invocation(NamedTuple):
     """One ``POST /invoke``: the event's JSON and the headers that come with it."""
 
-    def __init__(self, request_id: str, function_arn: str, trace_id: str, event: bytes) -> None:
-        self.request_id = request_id
-        self.function_arn = function_arn
-        self.trace_id = trace_id
-        self.event = event
+    request_id: str
+    function_arn: str
+    trace_id: str
+    event: bytes
 
 
 def invoke(handler: Handler, invocation: Invocation) -> None:
@@ -202,9 +206,9 @@ def serve_invokes(listener: socket.socket, invocations: queue.Queue[Invocation])
                 self.send_error(404)
                 return
             invocation = Invocation(
-                self.headers.get("Lambda-Runtime-Aws-Request-Id", ""),
-                self.headers.get("Lambda-Runtime-Invoked-Function-Arn", ""),
-                self.headers.get("Lambda-Runtime-Trace-Id", ""),
+                self.headers.get(REQUEST_ID_HEADER, ""),
+                self.headers.get(FUNCTION_ARN_HEADER, ""),
+                self.headers.get(TRACE_ID_HEADER, ""),
                 body,
             )
             self.send_response(200)
